@@ -1,0 +1,52 @@
+import { Command } from 'commander';
+import type { GatehouseConfig } from '../config/load-config.ts';
+import { registerAccessCommands } from './access-commands.ts';
+import { registerAuditCommand } from './audit-command.ts';
+import { createCliContext, type CliContext } from './cli-context.ts';
+import { registerClientCommands } from './client-commands.ts';
+import { registerIdpCommands } from './idp-commands.ts';
+import { registerKeyCommands } from './key-commands.ts';
+import { registerMigrateCommand } from './migrate-command.ts';
+import { registerRoleCommands, registerUserRoleCommands } from './role-commands.ts';
+import { registerSecretCommands } from './secret-commands.ts';
+import { registerServeCommand } from './serve-command.ts';
+import { registerUserCommands } from './user-commands.ts';
+
+/**
+ * The `gatehouse` command line. Configuration is read lazily, so `--help` and argument errors work even when the
+ * environment is incomplete.
+ */
+export function createProgram(loadConfig: () => GatehouseConfig): Command {
+  const program = new Command('gatehouse')
+    .description('Gatehouse: an OAuth 2.0 / OpenID Connect provider')
+    .option('--json', 'print one JSON document on stdout')
+    .showHelpAfterError()
+    .exitOverride();
+
+  let context: CliContext | undefined;
+  const getContext = () =>
+    (context ??= createCliContext(loadConfig(), () => program.opts<{ json?: boolean }>().json === true));
+
+  registerServeCommand(program, loadConfig);
+  registerMigrateCommand(program, getContext);
+  registerUserCommands(program, getContext);
+  registerUserRoleCommands(
+    program.commands.find((command) => command.name() === 'user')!,
+    getContext,
+  );
+  registerClientCommands(program, getContext);
+  registerRoleCommands(program, getContext);
+  registerKeyCommands(program, getContext);
+  registerAccessCommands(program, getContext);
+  registerAuditCommand(program, getContext);
+  registerSecretCommands(program, getContext);
+  registerIdpCommands(program, getContext);
+
+  // Subcommands inherit the error behaviour: argument errors throw instead of exiting.
+  const inherit = (command: Command) => {
+    command.exitOverride().showHelpAfterError();
+    command.commands.forEach(inherit);
+  };
+  program.commands.forEach(inherit);
+  return program;
+}

@@ -1,0 +1,178 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { notFound } from '../errors/app-error.ts';
+import type { CliContext } from './cli-context.ts';
+import { collect, table } from './options.ts';
+
+function tokenFormat(value: string): 'jwt' | 'opaque' {
+  if (value !== 'jwt' && value !== 'opaque') throw new InvalidArgumentError('expected jwt or opaque');
+  return value;
+}
+
+export function registerRoleCommands(program: Command, context: () => CliContext): void {
+  const role = program.command('role').description('manage roles and their permissions');
+
+  role
+    .command('create')
+    .description('create a role')
+    .argument('<name>', 'role name')
+    .option('--permission <permission>', 'permission the role gives (repeatable)', collect, [])
+    .option('--description <text>', 'what the role is for')
+    .action(async (name: string, options: { permission: string[]; description?: string }) => {
+      const cli = context();
+      const created = await cli.withRuntime(({ libraries }) =>
+        libraries.rbac.createRole(name, {
+          permissions: options.permission,
+          description: options.description,
+        }),
+      );
+      cli.print(
+        created,
+        `created role ${created.name} with permissions: ${created.permissions.join(' ') || '(none)'}`,
+      );
+    });
+
+  role
+    .command('list')
+    .description('list roles')
+    .action(async () => {
+      const cli = context();
+      const roles = await cli.withRuntime(({ libraries }) => libraries.rbac.listRoles());
+      cli.print(
+        roles,
+        table([
+          ['ROLE', 'PERMISSIONS', 'DESCRIPTION'],
+          ...roles.map((r) => [r.name, r.permissions.join(' '), r.description ?? '']),
+        ]),
+      );
+    });
+
+  role
+    .command('update')
+    .description("change a role's MFA policy")
+    .argument('<name>', 'role name')
+    .option('--require-mfa', 'holders must pass a second factor at sign-in')
+    .option('--no-require-mfa', 'holders may sign in with a password alone')
+    .action(async (name: string, options: { requireMfa?: boolean }) => {
+      const cli = context();
+      const updated = await cli.withRuntime(async ({ libraries }) => {
+        if (options.requireMfa !== undefined) await libraries.mfa.setRoleRequired(name, options.requireMfa);
+        return libraries.rbac.getRole(name);
+      });
+      cli.print(
+        updated,
+        `role ${updated.name}: second factor ${updated.mfaRequired ? 'required' : 'optional'}`,
+      );
+    });
+
+  role
+    .command('grant')
+    .description('add a permission to a role')
+    .argument('<name>', 'role name')
+    .requiredOption('--permission <permission>', 'permission to add')
+    .action(async (name: string, options: { permission: string }) => {
+      const cli = context();
+      const updated = await cli.withRuntime(({ libraries }) =>
+        libraries.rbac.grantPermission(name, options.permission),
+      );
+      cli.print(updated, `role ${updated.name} now gives: ${updated.permissions.join(' ')}`);
+    });
+
+  const api = program
+    .command('api')
+    .description('manage APIs (resource servers) that accept Gatehouse tokens');
+  api
+    .command('create')
+    .description(
+      'register an API; access tokens requested for it (resource=IDENTIFIER) carry roles and its permissions',
+    )
+    .requiredOption('--identifier <uri>', 'resource indicator (RFC 8707), the token audience')
+    .option('--permission <permission>', 'permission the API checks (repeatable)', collect, [])
+    .option(
+      '--format <format>',
+      'access token format: jwt (RFC 9068, default) or opaque (introspection)',
+      tokenFormat,
+      'jwt',
+    )
+    .option('--name <name>', 'display name')
+    .action(
+      async (options: {
+        identifier: string;
+        permission: string[];
+        format: 'jwt' | 'opaque';
+        name?: string;
+      }) => {
+        const cli = context();
+        const created = await cli.withRuntime(({ libraries }) =>
+          libraries.rbac.createApi({
+            identifier: options.identifier,
+            permissions: options.permission,
+            format: options.format,
+            name: options.name,
+          }),
+        );
+        cli.print(created, `registered API ${created.identifier} (${created.format} tokens)`);
+      },
+    );
+  api
+    .command('list')
+    .description('list APIs')
+    .action(async () => {
+      const cli = context();
+      const apis = await cli.withRuntime(({ libraries }) => libraries.rbac.listApis());
+      cli.print(
+        apis,
+        table([
+          ['IDENTIFIER', 'FORMAT', 'PERMISSIONS'],
+          ...apis.map((a) => [a.identifier, a.format, a.permissions.join(' ')]),
+        ]),
+      );
+    });
+}
+
+export function registerUserRoleCommands(user: Command, context: () => CliContext): void {
+  const withAccount = async (
+    cli: CliContext,
+    email: string,
+    work: (
+      accountId: string,
+      libraries: Parameters<Parameters<CliContext['withRuntime']>[0]>[0]['libraries'],
+    ) => Promise<void>,
+  ) =>
+    cli.withRuntime(async ({ libraries }) => {
+      const account = await libraries.accounts.findByEmail(email);
+      if (!account) throw notFound(`no account with email ${email}`);
+      await work(account.id, libraries);
+    });
+
+  user
+    .command('assign-role')
+    .description('give an account a role')
+    .requiredOption('--email <email>', 'account email')
+    .requiredOption('--role <role>', 'role name')
+    .action(async (options: { email: string; role: string }) => {
+      const cli = context();
+      await withAccount(cli, options.email, async (accountId, libraries) => {
+        await libraries.rbac.assignToAccount(accountId, options.role);
+      });
+      cli.print(
+        { email: options.email, role: options.role, assigned: true },
+        `${options.email} now holds role ${options.role}`,
+      );
+    });
+
+  user
+    .command('remove-role')
+    .description('take a role from an account')
+    .requiredOption('--email <email>', 'account email')
+    .requiredOption('--role <role>', 'role name')
+    .action(async (options: { email: string; role: string }) => {
+      const cli = context();
+      await withAccount(cli, options.email, (accountId, libraries) =>
+        libraries.rbac.removeFromAccount(accountId, options.role),
+      );
+      cli.print(
+        { email: options.email, role: options.role, removed: true },
+        `${options.email} no longer holds role ${options.role}`,
+      );
+    });
+}

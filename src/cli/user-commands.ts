@@ -1,0 +1,185 @@
+import type { Command } from 'commander';
+import { notFound } from '../errors/app-error.ts';
+import type { CliContext } from './cli-context.ts';
+import { collect, table } from './options.ts';
+
+export function registerUserCommands(program: Command, context: () => CliContext): void {
+  const user = program.command('user').description('manage user accounts');
+
+  user
+    .command('create')
+    .description('create an account with a password')
+    .requiredOption('--email <email>', 'email address (unique, case-insensitive)')
+    .requiredOption('--password <password>', 'password')
+    .option('--name <name>', 'display name')
+    .option('--role <role>', 'role to assign (repeatable)', collect, [])
+    .option(
+      '--email-verified',
+      'the address is known to belong to the user (released as email_verified: true)',
+    )
+    .action(
+      async (options: {
+        email: string;
+        password: string;
+        name?: string;
+        role: string[];
+        emailVerified?: boolean;
+      }) => {
+        const cli = context();
+        const account = await cli.withRuntime(async ({ libraries }) => {
+          if (options.role.length > 0) await libraries.rbac.assertExist(options.role);
+          const created = await libraries.accounts.create({
+            email: options.email,
+            password: options.password,
+            name: options.name,
+            emailVerified: options.emailVerified === true,
+          });
+          for (const role of options.role) await libraries.rbac.assignToAccount(created.id, role);
+          return { ...created, roles: options.role };
+        });
+        cli.print(
+          { id: account.id, email: account.email, name: account.name, roles: account.roles },
+          `created user ${account.email} (${account.id})`,
+        );
+      },
+    );
+
+  user
+    .command('list')
+    .description('list accounts')
+    .action(async () => {
+      const cli = context();
+      const accounts = await cli.withRuntime(({ libraries }) => libraries.accounts.list());
+      cli.print(
+        accounts.map((account) => ({
+          id: account.id,
+          email: account.email,
+          name: account.name,
+          status: account.status,
+        })),
+        table([
+          ['ID', 'EMAIL', 'NAME', 'STATUS'],
+          ...accounts.map((account) => [account.id, account.email, account.name ?? '', account.status]),
+        ]),
+      );
+    });
+
+  user
+    .command('enroll-totp')
+    .description(
+      'set up a TOTP authenticator for an account (provisioning); prints the secret and recovery codes',
+    )
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const enrollment = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.findByEmail(options.email);
+        if (!account) throw notFound(`no account with email ${options.email}`);
+        const provisioned = await libraries.mfa.provision(account);
+        await libraries.audit.record('mfa.enrolled', {
+          accountId: account.id,
+          actor: 'cli',
+          details: { during: 'provisioning' },
+        });
+        return provisioned;
+      });
+      cli.print(
+        {
+          secret: enrollment.secret,
+          otpauth_uri: enrollment.otpauthUri,
+          recovery_codes: enrollment.recoveryCodes,
+        },
+        [
+          `secret:      ${enrollment.secret}`,
+          `otpauth URI: ${enrollment.otpauthUri}`,
+          `recovery codes: ${enrollment.recoveryCodes.join(' ')}`,
+        ].join('\n'),
+      );
+    });
+
+  user
+    .command('reset-mfa')
+    .description("remove an account's second factor and recovery codes (recorded in the audit log)")
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const removed = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.findByEmail(options.email);
+        if (!account) throw notFound(`no account with email ${options.email}`);
+        const reset = await libraries.mfa.reset(account.id);
+        if (reset) await libraries.audit.record('mfa.removed', { accountId: account.id, actor: 'cli' });
+        return reset;
+      });
+      cli.print(
+        { email: options.email, removed },
+        removed ? `removed the second factor of ${options.email}` : `${options.email} had no second factor`,
+      );
+    });
+
+  user
+    .command('sessions')
+    .description("list an account's active sessions and the apps it granted")
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const { sessions, grants } = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.findByEmail(options.email);
+        if (!account) throw notFound(`no account with email ${options.email}`);
+        return {
+          sessions: await libraries.sessionLedger.listSessions(account.id),
+          grants: await libraries.sessionLedger.listGrants(account.id),
+        };
+      });
+      cli.print(
+        { email: options.email, sessions, grants },
+        [
+          table([
+            ['SESSION', 'IP', 'LAST SEEN', 'APPS'],
+            ...sessions.map((s) => [s.id, s.ip ?? '', s.lastSeenAt, s.clients.join(' ')]),
+          ]),
+          '',
+          table([['GRANT', 'APP', 'SCOPE'], ...grants.map((g) => [g.grantId, g.clientId, g.scope])]),
+        ].join('\n'),
+      );
+    });
+
+  user
+    .command('sign-out-everywhere')
+    .description('end every session of an account and revoke every app grant (refresh and access tokens)')
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const outcome = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.findByEmail(options.email);
+        if (!account) throw notFound(`no account with email ${options.email}`);
+        // Sessions live in the running servers' store (Redis or their memory): they carry the sign-out out.
+        const id = await libraries.sessionLedger.request('sign-out-everywhere', account.id, 'cli');
+        return { id, result: await libraries.sessionLedger.waitFor(id, 5000) };
+      });
+      cli.print(
+        { email: options.email, queued: outcome.result === undefined, ...outcome.result },
+        outcome.result
+          ? `signed ${options.email} out of ${String(outcome.result.sessions)} session(s); revoked ${String(outcome.result.grants)} grant(s)`
+          : `queued: the next running Gatehouse signs ${options.email} out everywhere`,
+      );
+    });
+
+  user
+    .command('unlock')
+    .description('lift the sign-in lock of an account (failed passwords and second-factor codes)')
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const result = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.findByEmail(options.email);
+        if (!account) throw notFound(`no account with email ${options.email}`);
+        // The counters live in the running servers' store (Redis or their memory): they carry it out.
+        const id = await libraries.sessionLedger.request('unlock', account.id, 'cli');
+        return libraries.sessionLedger.waitFor(id, 5000);
+      });
+      cli.print(
+        { email: options.email, unlocked: result !== undefined, queued: result === undefined },
+        result ? `unlocked ${options.email}` : `queued: the next running Gatehouse unlocks ${options.email}`,
+      );
+    });
+}

@@ -1,0 +1,120 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isLoopbackHost } from '../libraries/loopback.ts';
+import { configSchema, type Config } from './schema.ts';
+
+/** Configuration after defaults are resolved: the issuer is always known, the secret may still be absent. */
+export type GatehouseConfig = Omit<Config, 'issuer'> & { issuer: string };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const configDir = fileURLToPath(new URL('../../config/', import.meta.url));
+
+type Json = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: Json, override: Json): Json {
+  const merged: Json = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    merged[key] = isPlainObject(value) && isPlainObject(merged[key]) ? deepMerge(merged[key], value) : value;
+  }
+  return merged;
+}
+
+function readJson(path: string, what: string): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${what} (${path}) is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isPlainObject(parsed)) throw new ConfigError(`${what} (${path}) must hold a JSON object`);
+  return parsed;
+}
+
+function parseJsonOverride(text: string): Json {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isPlainObject(parsed)) return parsed;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError('GATEHOUSE_CONFIG_JSON must be a JSON object');
+}
+
+function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value))
+    throw new ConfigError(`config key "port" (env PORT): "${value}" is not a port number`);
+  return Number(value);
+}
+
+/** Environment variables of the outside contract, mapped onto config keys. */
+function environmentOverrides(env: NodeJS.ProcessEnv): Json {
+  const overrides: Json = {};
+  if (env.NODE_ENV === 'production') overrides.production = true;
+  if (env.PORT) overrides.port = parsePort(env.PORT);
+  if (env.ISSUER) overrides.issuer = env.ISSUER;
+  if (env.DATABASE_URL) overrides.databaseUrl = env.DATABASE_URL;
+  if (env.REDIS_URL) overrides.redisUrl = env.REDIS_URL;
+  if (env.GATEHOUSE_SECRET) overrides.secret = env.GATEHOUSE_SECRET;
+  if (env.GATEHOUSE_PREVIOUS_SECRETS)
+    overrides.previousSecrets = env.GATEHOUSE_PREVIOUS_SECRETS.split(',')
+      .map((value) => value.trim())
+      .filter(Boolean);
+  if (env.LOG_LEVEL) overrides.logLevel = env.LOG_LEVEL;
+  return overrides;
+}
+
+function formatIssues(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  return error.issues
+    .map((issue) => `config key "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`)
+    .join('; ');
+}
+
+/** Whether hot state goes to Redis (a URL, a Cluster or Sentinels) rather than process memory. */
+export function usesRedis(config: Pick<Config, 'redisUrl' | 'redisCluster' | 'redisSentinel'>): boolean {
+  return Boolean(config.redisUrl || config.redisCluster || config.redisSentinel);
+}
+
+/** Refuses the defaults that are only acceptable on a developer's machine. */
+function assertProductionReady(config: GatehouseConfig): void {
+  const problems: string[] = [];
+  if (!config.secret) problems.push('GATEHOUSE_SECRET is not set');
+  if (!config.databaseUrl) problems.push('DATABASE_URL is not set (embedded PGlite is for development only)');
+  if (!usesRedis(config)) problems.push('REDIS_URL is not set (the in-memory store is for development only)');
+  const issuer = new URL(config.issuer);
+  if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
+    problems.push(`ISSUER ${config.issuer} uses http: on a non-loopback host; use https`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * Reads `config/default.json`, then `config/<NODE_ENV>.json`, then the file named by GATEHOUSE_CONFIG, then the
+ * JSON object in GATEHOUSE_CONFIG_JSON, then the contract's environment variables, and validates the result.
+ * Throws a ConfigError naming the offending key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): GatehouseConfig {
+  let merged = readJson(`${configDir}default.json`, 'default configuration');
+  const envFile = env.NODE_ENV ? `${configDir}${env.NODE_ENV}.json` : undefined;
+  if (envFile && existsSync(envFile))
+    merged = deepMerge(merged, readJson(envFile, `${env.NODE_ENV} configuration`));
+  if (env.GATEHOUSE_CONFIG) merged = deepMerge(merged, readJson(env.GATEHOUSE_CONFIG, 'GATEHOUSE_CONFIG'));
+  if (env.GATEHOUSE_CONFIG_JSON) merged = deepMerge(merged, parseJsonOverride(env.GATEHOUSE_CONFIG_JSON));
+  merged = deepMerge(merged, environmentOverrides(env));
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
+
+  const issuer = (parsed.data.issuer ?? `http://localhost:${parsed.data.port}`).replace(/\/+$/, '');
+  const config: GatehouseConfig = { ...parsed.data, issuer };
+  if (config.production) assertProductionReady(config);
+  return config;
+}

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
+import type { AccountQueries, AccountRow } from '../queries/account-queries.ts';
+import type { PasswordPolicy } from './password-policy.ts';
+import type { PasswordHasher } from './passwords.ts';
+
+export interface Account {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  status: 'active' | 'disabled';
+  /** False for accounts created through an upstream sign-in, which have no password. */
+  hasPassword: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewAccountInput {
+  email: string;
+  password: string;
+  name?: string | undefined;
+  emailVerified?: boolean | undefined;
+}
+
+const emailSchema = z.email().max(254);
+
+export function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    email: row.email,
+    emailVerified: row.email_verified,
+    name: row.name,
+    status: row.status,
+    hasPassword: row.password_hash !== null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function normaliseEmail(email: string): string {
+  const trimmed = email.trim();
+  if (!emailSchema.safeParse(trimmed).success)
+    throw invalidRequest(`"${email}" is not an email address`, 'email');
+  return trimmed;
+}
+
+/** Accounts: creation, lookup and password sign-in. */
+export function createAccountLibrary({
+  queries,
+  passwords,
+  policy,
+}: {
+  queries: AccountQueries;
+  passwords: PasswordHasher;
+  policy: PasswordPolicy;
+}) {
+  return {
+    async create(input: NewAccountInput): Promise<Account> {
+      const email = normaliseEmail(input.email);
+      // A new account has no second factor yet, so the longer minimum applies.
+      policy.check(input.password, { email, hasSecondFactor: false });
+      if (input.name !== undefined && input.name.length > 200)
+        throw invalidRequest('the name is too long', 'name');
+      if (await queries.findByEmail(email)) throw conflict(`an account with email ${email} already exists`);
+      const passwordHash = await passwords.hash(input.password);
+      try {
+        const row = await queries.insert({
+          email,
+          name: input.name ?? null,
+          passwordHash,
+          emailVerified: input.emailVerified ?? false,
+        });
+        return toAccount(row);
+      } catch (error) {
+        // Two concurrent creations of one email: the unique index decides.
+        if ((error as { code?: string }).code === '23505')
+          throw conflict(`an account with email ${email} already exists`);
+        throw error;
+      }
+    },
+
+    /**
+     * Password sign-in. Returns the account only for the right password of an active account. An unknown email
+     * spends the same argon2id time as a wrong password, so timing does not reveal which emails exist.
+     */
+    async authenticate(email: string, password: string): Promise<Account | undefined> {
+      if (password.length === 0 || password.length > policy.rules.maxLength * 4) return undefined;
+      const row = await queries.findByEmail(email.trim());
+      if (!row?.password_hash) {
+        await passwords.spendVerificationTime(password);
+        return undefined;
+      }
+      if (!(await passwords.verify(row.password_hash, password))) return undefined;
+      if (row.status !== 'active') return undefined;
+      if (passwords.needsRehash(row.password_hash)) {
+        await queries.updatePasswordHash(row.id, await passwords.hash(password));
+      }
+      return toAccount(row);
+    },
+
+    /** Changes a password after checking the current one; `hasSecondFactor` decides the minimum length. */
+    async changePassword(
+      accountId: string,
+      current: string,
+      next: string,
+      hasSecondFactor: boolean,
+    ): Promise<boolean> {
+      const row = await queries.findById(accountId);
+      if (!row?.password_hash || !(await passwords.verify(row.password_hash, current))) return false;
+      policy.check(next, { email: row.email, hasSecondFactor });
+      await queries.updatePasswordHash(row.id, await passwords.hash(next));
+      return true;
+    },
+
+    async findById(id: string): Promise<Account | undefined> {
+      const row = await queries.findById(id);
+      return row ? toAccount(row) : undefined;
+    },
+
+    async get(id: string): Promise<Account> {
+      const row = await queries.findById(id);
+      if (!row) throw notFound(`no account with id ${id}`);
+      return toAccount(row);
+    },
+
+    async update(
+      id: string,
+      patch: { name?: string | null; status?: 'active' | 'disabled'; emailVerified?: boolean },
+    ): Promise<Account> {
+      if (patch.name && patch.name.length > 200) throw invalidRequest('the name is too long', 'name');
+      const row = await queries.update(id, patch);
+      if (!row) throw notFound(`no account with id ${id}`);
+      return toAccount(row);
+    },
+
+    async findByEmail(email: string): Promise<Account | undefined> {
+      const row = await queries.findByEmail(email.trim());
+      return row ? toAccount(row) : undefined;
+    },
+
+    async list(): Promise<Account[]> {
+      return (await queries.list()).map(toAccount);
+    },
+
+    count: () => queries.count(),
+  };
+}
+
+export type AccountLibrary = ReturnType<typeof createAccountLibrary>;

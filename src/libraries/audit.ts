@@ -1,0 +1,66 @@
+import type { AuditEventRow, AuditQueries, NewAuditEvent } from '../queries/audit-queries.ts';
+
+/** Audit event types. Details never hold secrets: no passwords, codes, tokens or seeds. */
+export type AuditEventType =
+  | 'signin.succeeded'
+  | 'signin.failed'
+  | 'signin.locked'
+  | 'mfa.enrolled'
+  | 'mfa.removed'
+  | 'mfa.verified'
+  | 'mfa.failed'
+  | 'mfa.recovery_code_used'
+  | 'mfa.recovery_codes_regenerated'
+  | 'mfa.locked'
+  | 'account.unlocked'
+  | 'password.changed'
+  | 'password.change_failed'
+  | 'consent.granted'
+  | 'token.revoked'
+  | 'session.revoked'
+  | 'admin.change'
+  | 'keys.rotated'
+  | 'secrets.reencrypted'
+  | 'federation.linked'
+  | 'federation.unlinked';
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  type: string;
+  accountId: string | null;
+  clientId: string | null;
+  actor: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+}
+
+const toEvent = (row: AuditEventRow): AuditEvent => ({
+  id: row.id,
+  at: row.at.toISOString(),
+  type: row.type,
+  accountId: row.account_id,
+  clientId: row.client_id,
+  actor: row.actor,
+  ip: row.ip,
+  details: row.details,
+});
+
+export function createAuditLog(queries: AuditQueries, onRecord?: (type: AuditEventType) => void) {
+  return {
+    record(type: AuditEventType, event: Omit<NewAuditEvent, 'type'> = {}): Promise<void> {
+      onRecord?.(type);
+      return queries.insert({ ...event, type });
+    },
+    async list(filter: {
+      since: Date;
+      type?: string | undefined;
+      accountId?: string | undefined;
+      limit?: number;
+    }): Promise<AuditEvent[]> {
+      return (await queries.list({ ...filter, limit: Math.min(filter.limit ?? 1000, 10_000) })).map(toEvent);
+    },
+  };
+}
+
+export type AuditLog = ReturnType<typeof createAuditLog>;

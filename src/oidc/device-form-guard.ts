@@ -1,0 +1,23 @@
+import type { Provider } from 'oidc-provider';
+import type { PageRenderer } from '../libraries/page-renderer.ts';
+
+/**
+ * The device code form only makes sense in the browser session that loaded it (its `xsrf` is kept there).
+ * oidc-provider 9 answers a POST without that session with an internal error ("persist can only be called on
+ * previously persisted Sessions", found by the fuzz test); Gatehouse answers with a page that restarts the step.
+ */
+export function installDeviceFormGuard(provider: Provider, pages: PageRenderer, sessionCookie: string): void {
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && ctx.path === '/device' && !ctx.cookies.get(sessionCookie)) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = pages.render('error', {
+        title: 'This page has expired',
+        message: 'Open the address your device shows and enter its code again.',
+        restartUrl: '/device',
+      });
+      return;
+    }
+    await next();
+  });
+}

@@ -1,0 +1,72 @@
+import type { Provider } from 'oidc-provider';
+import type { RbacLibrary } from '../libraries/rbac.ts';
+import { guardStorage } from './guarded-adapter.ts';
+import type { TokenInspector } from './token-inspector.ts';
+
+type IntrospectionBody = Record<string, unknown> & {
+  active?: boolean;
+  sub?: string;
+  client_id?: string;
+  aud?: unknown;
+};
+
+/**
+ * Two additions to oidc-provider's introspection endpoint (RFC 7662), both after its own client authentication:
+ *
+ * 1. Gatehouse answers for its own JWT access tokens, which oidc-provider refuses (`unsupported_token_type`):
+ *    signature, expiry and a live grant are checked, so a JWT of a revoked grant is inactive.
+ * 2. Every active answer carries the subject's `roles` and `permissions` as they are now (for a registered API,
+ *    only the permissions it declares), whatever the token said when it was issued.
+ */
+export function installIntrospectionExtensions(
+  provider: Provider,
+  deps: { inspector: TokenInspector; rbac: RbacLibrary },
+): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route !== 'introspection') return;
+    const body = ctx.body as IntrospectionBody | undefined;
+    const caller = ctx.oidc.client;
+
+    if (
+      ctx.status === 400 &&
+      (body as { error?: string } | undefined)?.error === 'unsupported_token_type' &&
+      caller
+    ) {
+      const token = await guardStorage(() => deps.inspector.inspect(String(ctx.oidc.params?.token ?? '')));
+      ctx.status = 200;
+      // Same policy as for opaque tokens: public clients only learn about their own tokens.
+      if (!token || (caller.clientAuthMethod === 'none' && token.clientId !== caller.clientId)) {
+        ctx.body = { active: false };
+        return;
+      }
+      ctx.body = {
+        active: true,
+        ...(token.accountId ? { sub: token.accountId } : {}),
+        client_id: token.clientId,
+        scope: token.scope,
+        exp: token.exp,
+        iat: token.iat,
+        iss: provider.issuer,
+        aud: token.audience.length === 1 ? token.audience[0] : token.audience,
+        jti: token.jti,
+        token_type: 'Bearer',
+      };
+    }
+
+    const answer = ctx.body as IntrospectionBody | undefined;
+    if (answer?.active !== true) return;
+    await guardStorage(async () => {
+      const audiences = Array.isArray(answer.aud)
+        ? answer.aud.map(String)
+        : typeof answer.aud === 'string'
+          ? [answer.aud]
+          : [];
+      const api = audiences.length === 1 ? await deps.rbac.findApi(audiences[0]!) : undefined;
+      const subject = answer.sub ? { accountId: answer.sub } : { clientId: String(answer.client_id) };
+      const access = await deps.rbac.effectiveAccess(subject, api);
+      answer.roles = access.roles;
+      answer.permissions = access.permissions;
+    });
+  });
+}

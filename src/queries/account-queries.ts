@@ -1,0 +1,85 @@
+import type { Queryable } from '../db/pg-pool.ts';
+
+export interface AccountRow {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  name: string | null;
+  status: 'active' | 'disabled';
+  password_hash: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewAccount {
+  email: string;
+  name: string | null;
+  passwordHash: string | null;
+  emailVerified: boolean;
+}
+
+const columns = 'id, email, email_verified, name, status, password_hash, created_at, updated_at';
+
+export function createAccountQueries(db: Queryable) {
+  return {
+    async insert(account: NewAccount, tx: Queryable = db): Promise<AccountRow> {
+      const { rows } = await tx.query<AccountRow>(
+        `INSERT INTO accounts (email, name, password_hash, email_verified) VALUES ($1, $2, $3, $4)
+         RETURNING ${columns}`,
+        [account.email, account.name, account.passwordHash, account.emailVerified],
+      );
+      return rows[0]!;
+    },
+
+    async findByEmail(email: string): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(
+        `SELECT ${columns} FROM accounts WHERE lower(email) = lower($1)`,
+        [email],
+      );
+      return rows[0];
+    },
+
+    async findById(id: string): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(`SELECT ${columns} FROM accounts WHERE id = $1`, [id]);
+      return rows[0];
+    },
+
+    async list(limit = 1000, offset = 0): Promise<AccountRow[]> {
+      const { rows } = await db.query<AccountRow>(
+        `SELECT ${columns} FROM accounts ORDER BY created_at, id LIMIT $1 OFFSET $2`,
+        [limit, offset],
+      );
+      return rows;
+    },
+
+    async count(): Promise<number> {
+      const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM accounts');
+      return Number(rows[0]!.count);
+    },
+
+    async update(
+      id: string,
+      patch: { name?: string | null; status?: 'active' | 'disabled'; emailVerified?: boolean },
+    ): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(
+        `UPDATE accounts SET
+           name = CASE WHEN $2 THEN $3 ELSE name END,
+           status = COALESCE($4, status),
+           email_verified = COALESCE($5, email_verified),
+           updated_at = now()
+         WHERE id = $1 RETURNING ${columns}`,
+        [id, patch.name !== undefined, patch.name ?? null, patch.status ?? null, patch.emailVerified ?? null],
+      );
+      return rows[0];
+    },
+
+    async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+      await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1', [
+        id,
+        passwordHash,
+      ]);
+    },
+  };
+}
+
+export type AccountQueries = ReturnType<typeof createAccountQueries>;

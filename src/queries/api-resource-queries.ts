@@ -1,0 +1,73 @@
+import type { Queryable } from '../db/pg-pool.ts';
+
+export interface ApiResourceRow {
+  identifier: string;
+  name: string | null;
+  format: 'jwt' | 'opaque';
+  access_token_ttl: number | null;
+  builtin: boolean;
+  permissions: string[];
+}
+
+const withPermissions = `
+  SELECT a.identifier, a.name, a.format, a.access_token_ttl, a.builtin,
+         COALESCE(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
+  FROM api_resources a LEFT JOIN api_permissions p ON p.api_identifier = a.identifier`;
+
+/** APIs (resource servers) and the permissions each declares. */
+export function createApiResourceQueries(db: Queryable) {
+  return {
+    async upsert(
+      api: {
+        identifier: string;
+        name: string | null;
+        format: 'jwt' | 'opaque';
+        accessTokenTtl: number | null;
+        builtin: boolean;
+      },
+      tx: Queryable = db,
+    ): Promise<void> {
+      await tx.query(
+        `INSERT INTO api_resources (identifier, name, format, access_token_ttl, builtin) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (identifier) DO UPDATE SET name = $2, format = $3, access_token_ttl = $4, builtin = $5`,
+        [api.identifier, api.name, api.format, api.accessTokenTtl, api.builtin],
+      );
+    },
+
+    async addPermissions(
+      identifier: string,
+      permissions: readonly string[],
+      tx: Queryable = db,
+    ): Promise<void> {
+      if (permissions.length === 0) return;
+      await tx.query(
+        'INSERT INTO api_permissions (api_identifier, permission) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
+        [identifier, permissions],
+      );
+    },
+
+    async find(identifier: string): Promise<ApiResourceRow | undefined> {
+      const { rows } = await db.query<ApiResourceRow>(
+        `${withPermissions} WHERE a.identifier = $1 GROUP BY a.identifier`,
+        [identifier],
+      );
+      return rows[0];
+    },
+
+    async list(): Promise<ApiResourceRow[]> {
+      const { rows } = await db.query<ApiResourceRow>(
+        `${withPermissions} GROUP BY a.identifier ORDER BY a.identifier`,
+      );
+      return rows;
+    },
+
+    async delete(identifier: string): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM api_resources WHERE identifier = $1 AND NOT builtin', [
+        identifier,
+      ]);
+      return (rowCount ?? 0) > 0;
+    },
+  };
+}
+
+export type ApiResourceQueries = ReturnType<typeof createApiResourceQueries>;

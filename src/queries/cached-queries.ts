@@ -1,0 +1,90 @@
+import { invalidating, type ConfigCache } from '../libraries/config-cache.ts';
+import type { AccountQueries } from './account-queries.ts';
+import type { ApiResourceQueries } from './api-resource-queries.ts';
+import type { ClientQueries } from './client-queries.ts';
+import type { FederationQueries } from './federation-queries.ts';
+import type { MfaQueries } from './mfa-queries.ts';
+import type { RoleQueries } from './role-queries.ts';
+
+// The reads below are the ones on hot paths (token, introspection and userinfo requests). Every write of the same
+// queries forgets its area in this process; the version triggers (migration 007) tell the other processes.
+
+/** Client reads are cached above, as the metadata oidc-provider reads (see ClientLibrary.findProviderMetadata). */
+export function cacheClientQueries(queries: ClientQueries, cache: ConfigCache): ClientQueries {
+  const write = invalidating(cache, 'clients');
+  return {
+    ...queries,
+    insert: write(queries.insert),
+    upsert: write(queries.upsert),
+    update: write(queries.update),
+    delete: write(queries.delete),
+  };
+}
+
+export function cacheRoleQueries(queries: RoleQueries, cache: ConfigCache): RoleQueries {
+  const write = invalidating(cache, 'rbac');
+  return {
+    ...queries,
+    rolesOfAccount: (id) =>
+      cache.get('rbac', `roles:${id}`, () => queries.rolesOfAccount(id)) as Promise<string[]>,
+    grantsOfAccount: (id) =>
+      cache.get('rbac', `account:${id}`, () => queries.grantsOfAccount(id)) as ReturnType<
+        RoleQueries['grantsOfAccount']
+      >,
+    grantsOfClient: (id) =>
+      cache.get('rbac', `client:${id}`, () => queries.grantsOfClient(id)) as ReturnType<
+        RoleQueries['grantsOfClient']
+      >,
+    insert: write(queries.insert),
+    addPermissions: write(queries.addPermissions),
+    removePermission: write(queries.removePermission),
+    delete: write(queries.delete),
+    assignToAccount: write(queries.assignToAccount),
+    removeFromAccount: write(queries.removeFromAccount),
+    assignToClient: write(queries.assignToClient),
+  };
+}
+
+export function cacheApiResourceQueries(queries: ApiResourceQueries, cache: ConfigCache): ApiResourceQueries {
+  const write = invalidating(cache, 'apis');
+  return {
+    ...queries,
+    find: (identifier) => cache.get('apis', identifier, () => queries.find(identifier)),
+    upsert: write(queries.upsert),
+    addPermissions: write(queries.addPermissions),
+    delete: write(queries.delete),
+  };
+}
+
+export function cacheAccountQueries(queries: AccountQueries, cache: ConfigCache): AccountQueries {
+  const write = invalidating(cache, 'accounts');
+  return {
+    ...queries,
+    findById: (id) => cache.get('accounts', id, () => queries.findById(id)),
+    insert: write(queries.insert),
+    update: write(queries.update),
+    updatePasswordHash: write(queries.updatePasswordHash),
+  };
+}
+
+export function cacheFederationQueries(queries: FederationQueries, cache: ConfigCache): FederationQueries {
+  const write = invalidating(cache, 'idps');
+  return {
+    ...queries,
+    listProviders: (enabledOnly) =>
+      cache.get('idps', `list:${enabledOnly === true}`, () =>
+        queries.listProviders(enabledOnly),
+      ) as ReturnType<FederationQueries['listProviders']>,
+    insertProvider: write(queries.insertProvider),
+    deleteProvider: write(queries.deleteProvider),
+  };
+}
+
+/** MFA requirements live on roles and clients, so changing one forgets those areas. */
+export function cacheMfaQueries(queries: MfaQueries, cache: ConfigCache): MfaQueries {
+  return {
+    ...queries,
+    setRoleMfaRequired: invalidating(cache, 'rbac')(queries.setRoleMfaRequired),
+    setClientMfaRequired: invalidating(cache, 'clients')(queries.setClientMfaRequired),
+  };
+}

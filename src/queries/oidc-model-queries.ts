@@ -1,0 +1,63 @@
+import type { Queryable } from '../db/pg-pool.ts';
+
+export interface OidcModelRow {
+  payload: Record<string, unknown>;
+  consumed_at: Date | null;
+  expires_at: Date | null;
+}
+
+export interface OidcModelWrite {
+  model: string;
+  id: string;
+  payload: Record<string, unknown>;
+  grantId: string | null;
+  accountId: string | null;
+  expiresAt: Date | null;
+}
+
+/** Durable oidc-provider models (Grant, RefreshToken), see the storage adapter. */
+export function createOidcModelQueries(db: Queryable) {
+  return {
+    async upsert(row: OidcModelWrite): Promise<void> {
+      await db.query(
+        `INSERT INTO oidc_models (model, id, payload, grant_id, account_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (model, id) DO UPDATE
+         SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, account_id = EXCLUDED.account_id,
+             expires_at = EXCLUDED.expires_at`,
+        [row.model, row.id, row.payload, row.grantId, row.accountId, row.expiresAt],
+      );
+    },
+
+    async find(model: string, id: string): Promise<OidcModelRow | undefined> {
+      const { rows } = await db.query<OidcModelRow>(
+        `SELECT payload, consumed_at, expires_at FROM oidc_models
+         WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())`,
+        [model, id],
+      );
+      return rows[0];
+    },
+
+    /** Marks a model consumed once; a second consume keeps the first time (reuse detection depends on it). */
+    async consume(model: string, id: string): Promise<void> {
+      await db.query(
+        'UPDATE oidc_models SET consumed_at = COALESCE(consumed_at, now()) WHERE model = $1 AND id = $2',
+        [model, id],
+      );
+    },
+
+    async destroy(model: string, id: string): Promise<void> {
+      await db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [model, id]);
+    },
+
+    async revokeByGrantId(model: string, grantId: string): Promise<void> {
+      await db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [model, grantId]);
+    },
+
+    async deleteExpired(): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM oidc_models WHERE expires_at < now()');
+      return rowCount ?? 0;
+    },
+  };
+}
+
+export type OidcModelQueries = ReturnType<typeof createOidcModelQueries>;

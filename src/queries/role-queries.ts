@@ -1,0 +1,132 @@
+import type { Queryable } from '../db/pg-pool.ts';
+
+export interface RoleRow {
+  name: string;
+  description: string | null;
+  builtin: boolean;
+  mfa_required: boolean;
+  permissions: string[];
+}
+
+export interface HolderGrants {
+  roles: string[];
+  /** Each permission with the roles that give it. */
+  permissions: { permission: string; roles: string[] }[];
+}
+
+const roleWithPermissions = `
+  SELECT r.name, r.description, r.builtin, r.mfa_required,
+         COALESCE(array_agg(rp.permission ORDER BY rp.permission) FILTER (WHERE rp.permission IS NOT NULL), '{}') AS permissions
+  FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name`;
+
+/** Roles, their permissions, and who holds them (accounts and clients). */
+export function createRoleQueries(db: Queryable) {
+  async function grantsOf(
+    holderTable: 'account_roles' | 'client_roles',
+    holderColumn: string,
+    holderId: string,
+  ): Promise<HolderGrants> {
+    const { rows } = await db.query<{ role_name: string; permission: string | null }>(
+      `SELECT h.role_name, rp.permission FROM ${holderTable} h
+       LEFT JOIN role_permissions rp ON rp.role_name = h.role_name
+       WHERE h.${holderColumn} = $1 ORDER BY h.role_name, rp.permission`,
+      [holderId],
+    );
+    const roles = [...new Set(rows.map((row) => row.role_name))];
+    const byPermission = new Map<string, string[]>();
+    for (const row of rows) {
+      if (row.permission)
+        byPermission.set(row.permission, [...(byPermission.get(row.permission) ?? []), row.role_name]);
+    }
+    return {
+      roles,
+      permissions: [...byPermission].map(([permission, roleNames]) => ({ permission, roles: roleNames })),
+    };
+  }
+
+  return {
+    async insert(role: { name: string; description: string | null }, tx: Queryable = db): Promise<void> {
+      await tx.query('INSERT INTO roles (name, description) VALUES ($1, $2)', [role.name, role.description]);
+    },
+
+    async addPermissions(
+      roleName: string,
+      permissions: readonly string[],
+      tx: Queryable = db,
+    ): Promise<void> {
+      if (permissions.length === 0) return;
+      await tx.query(
+        `INSERT INTO role_permissions (role_name, permission) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+        [roleName, permissions],
+      );
+    },
+
+    async removePermission(roleName: string, permission: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        'DELETE FROM role_permissions WHERE role_name = $1 AND permission = $2',
+        [roleName, permission],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    async find(name: string): Promise<RoleRow | undefined> {
+      const { rows } = await db.query<RoleRow>(`${roleWithPermissions} WHERE r.name = $1 GROUP BY r.name`, [
+        name,
+      ]);
+      return rows[0];
+    },
+
+    async list(): Promise<RoleRow[]> {
+      const { rows } = await db.query<RoleRow>(`${roleWithPermissions} GROUP BY r.name ORDER BY r.name`);
+      return rows;
+    },
+
+    async existing(names: readonly string[]): Promise<string[]> {
+      const { rows } = await db.query<{ name: string }>('SELECT name FROM roles WHERE name = ANY($1)', [
+        names,
+      ]);
+      return rows.map((row) => row.name);
+    },
+
+    async delete(name: string): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM roles WHERE name = $1 AND NOT builtin', [name]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    async assignToAccount(accountId: string, roleName: string, tx: Queryable = db): Promise<boolean> {
+      const { rowCount } = await tx.query(
+        'INSERT INTO account_roles (account_id, role_name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [accountId, roleName],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    async removeFromAccount(accountId: string, roleName: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        'DELETE FROM account_roles WHERE account_id = $1 AND role_name = $2',
+        [accountId, roleName],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    async assignToClient(clientId: string, roleName: string, tx: Queryable = db): Promise<void> {
+      await tx.query(
+        'INSERT INTO client_roles (client_id, role_name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [clientId, roleName],
+      );
+    },
+
+    async rolesOfAccount(accountId: string): Promise<string[]> {
+      const { rows } = await db.query<{ role_name: string }>(
+        'SELECT role_name FROM account_roles WHERE account_id = $1 ORDER BY role_name',
+        [accountId],
+      );
+      return rows.map((row) => row.role_name);
+    },
+
+    grantsOfAccount: (accountId: string) => grantsOf('account_roles', 'account_id', accountId),
+    grantsOfClient: (clientId: string) => grantsOf('client_roles', 'client_id', clientId),
+  };
+}
+
+export type RoleQueries = ReturnType<typeof createRoleQueries>;

@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import * as oidc from 'openid-client';
+import { z } from 'zod';
+import type { AccountLibrary } from '../../libraries/accounts.ts';
+import type { AttemptThrottle } from '../../libraries/attempt-throttle.ts';
+import type { Federation } from '../../libraries/federation.ts';
+import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
+import type { AuditLog } from '../../libraries/audit.ts';
+import type { CsrfTokens } from '../../libraries/csrf.ts';
+import type { MfaLibrary } from '../../libraries/mfa.ts';
+import type { SessionManagement } from '../../libraries/session-management.ts';
+import type { PageRenderer } from '../../libraries/page-renderer.ts';
+import type { KeyValueStore } from '../../storage/hot-state.ts';
+import { assertCsrf, readForm, textField } from '../forms.ts';
+import type { AccountClient } from './account-client.ts';
+import { registerAccountIdentities } from './account-identities.ts';
+import { registerAccountMfa } from './account-mfa.ts';
+import { registerAccountPassword } from './account-password.ts';
+import { registerAccountSessions } from './account-sessions.ts';
+
+export interface AccountRouterDeps {
+  issuer: string;
+  client: AccountClient;
+  store: KeyValueStore;
+  pages: PageRenderer;
+  csrf: CsrfTokens;
+  sessionTtlSeconds: number;
+  mfa: MfaLibrary;
+  audit: AuditLog;
+  sessions: SessionManagement;
+  clientName(clientId: string): Promise<string>;
+  /** Name of the signed cookie carrying oidc-provider's session id (the app's cookie keys can verify it). */
+  providerSessionCookie: string;
+  accounts: AccountLibrary;
+  passwordThrottle: AttemptThrottle;
+  passwordMinLength: number;
+  federation: Federation;
+  identityProviders: IdentityProviderLibrary;
+}
+
+interface PendingSignIn {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** The account page the visitor asked for before signing in. */
+  returnTo: string;
+}
+
+/** Only pages of the account area are valid destinations after sign-in (no open redirect). */
+export function accountPath(value: unknown): string {
+  return typeof value === 'string' && /^\/account(\/[A-Za-z0-9/_-]*)?$/.test(value) ? value : '/account';
+}
+
+export interface AccountSession {
+  sub: string;
+  email: string;
+  name: string | null;
+  roles: string[];
+  idToken: string;
+}
+
+const sessionCookie = 'gh_account';
+const signInCookie = 'gh_account_login';
+const signInTtlSeconds = 600;
+const csrfOnly = z.object({ csrf: textField(100) });
+
+/** Gatehouse's own account page: a first-party relying party that shows who is signed in. */
+export function createAccountRouter(deps: AccountRouterDeps): Router {
+  const { store, pages, csrf } = deps;
+  const secure = deps.issuer.startsWith('https:');
+  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true, path: '/account' };
+  const callbackUrl = `${deps.issuer}/account/callback`;
+  const router = new Router({ prefix: '/account' });
+
+  async function currentSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined> {
+    const id = ctx.cookies.get(sessionCookie, { signed: true });
+    if (!id) return undefined;
+    const stored = await store.get(`account-session:${id}`);
+    return stored ? { id, session: JSON.parse(stored) as AccountSession } : undefined;
+  }
+
+  async function requireSession(ctx: Context) {
+    const current = await currentSession(ctx);
+    if (!current)
+      ctx.redirect(
+        `/account/login?return_to=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`,
+      );
+    return current;
+  }
+
+  router.get('/', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const current = await requireSession(ctx);
+    if (!current) return;
+    ctx.type = 'html';
+    ctx.body = pages.render('account', {
+      title: 'Your account',
+      account: current.session,
+      csrf: csrf.tokenFor(`account:${current.id}`),
+    });
+  });
+
+  router.get('/login', async (ctx) => {
+    const config = await deps.client.configuration();
+    const pending: PendingSignIn = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      codeVerifier: oidc.randomPKCECodeVerifier(),
+      returnTo: accountPath(ctx.query.return_to),
+    };
+    const transaction = randomBytes(24).toString('base64url');
+    await store.set(`account-login:${transaction}`, JSON.stringify(pending), signInTtlSeconds);
+    ctx.cookies.set(signInCookie, transaction, { ...cookieOptions, maxAge: signInTtlSeconds * 1000 });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: callbackUrl,
+      scope: 'openid email profile roles',
+      state: pending.state,
+      nonce: pending.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
+      code_challenge_method: 'S256',
+    });
+    ctx.redirect(url.href);
+  });
+
+  router.get('/callback', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const transaction = ctx.cookies.get(signInCookie, { signed: true });
+    const stored = transaction ? await store.take(`account-login:${transaction}`) : undefined;
+    ctx.cookies.set(signInCookie, null, cookieOptions);
+    if (!stored) return ctx.redirect('/account/login');
+    const pending = JSON.parse(stored) as PendingSignIn;
+    const config = await deps.client.configuration();
+    const currentUrl = new URL(`${callbackUrl}?${ctx.querystring}`);
+    if (currentUrl.searchParams.get('error')) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = pages.render('error', {
+        title: 'Sign-in did not complete',
+        message: 'Gatehouse did not sign you in.',
+        error: currentUrl.searchParams.get('error'),
+        restartUrl: '/account/login',
+      });
+      return;
+    }
+    let tokens;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedState: pending.state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      ctx.state.log.warn({ err: { message: (error as Error).message } }, 'account sign-in failed');
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = pages.render('error', {
+        title: 'Sign-in did not complete',
+        message: 'The sign-in response could not be verified. Start again.',
+        restartUrl: '/account/login',
+      });
+      return;
+    }
+    const claims = tokens.claims()!;
+    const session: AccountSession = {
+      sub: claims.sub,
+      email: String(claims.email ?? ''),
+      name: typeof claims.name === 'string' ? claims.name : null,
+      roles: Array.isArray(claims.roles) ? claims.roles.map(String) : [],
+      idToken: tokens.id_token!,
+    };
+    const id = randomBytes(24).toString('base64url');
+    await store.set(`account-session:${id}`, JSON.stringify(session), deps.sessionTtlSeconds);
+    ctx.cookies.set(sessionCookie, id, cookieOptions);
+    ctx.redirect(pending.returnTo);
+  });
+
+  router.post('/logout', async (ctx) => {
+    const current = await currentSession(ctx);
+    if (!current) return ctx.redirect('/account/login');
+    assertCsrf(csrf, `account:${current.id}`, readForm(ctx, csrfOnly).csrf);
+    await store.delete(`account-session:${current.id}`);
+    ctx.cookies.set(sessionCookie, null, cookieOptions);
+    const config = await deps.client.configuration();
+    // Ends the Gatehouse session too (RP-initiated logout), so every app of this browser session is signed out.
+    const url = oidc.buildEndSessionUrl(config, {
+      id_token_hint: current.session.idToken,
+      post_logout_redirect_uri: `${deps.issuer}/account/signed-out`,
+    });
+    ctx.status = 303;
+    ctx.redirect(url.href);
+  });
+
+  router.get('/signed-out', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = pages.render('logged-out', { title: 'Signed out' });
+  });
+
+  registerAccountMfa(router, { mfa: deps.mfa, audit: deps.audit, pages, csrf, requireSession });
+  registerAccountIdentities(router, {
+    accounts: deps.accounts,
+    federation: deps.federation,
+    identityProviders: deps.identityProviders,
+    pages,
+    csrf,
+    requireSession,
+  });
+  registerAccountPassword(router, {
+    accounts: deps.accounts,
+    mfa: deps.mfa,
+    sessions: deps.sessions,
+    audit: deps.audit,
+    throttle: deps.passwordThrottle,
+    pages,
+    csrf,
+    minLength: deps.passwordMinLength,
+    requireSession,
+  });
+  registerAccountSessions(router, {
+    sessions: deps.sessions,
+    pages,
+    csrf,
+    clientName: deps.clientName,
+    browserSessionId: (ctx) => ctx.cookies.get(deps.providerSessionCookie, { signed: true }),
+    requireSession,
+  });
+  return router;
+}

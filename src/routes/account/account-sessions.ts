@@ -1,0 +1,90 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { CsrfTokens } from '../../libraries/csrf.ts';
+import type { PageRenderer } from '../../libraries/page-renderer.ts';
+import type { SessionManagement } from '../../libraries/session-management.ts';
+import { assertCsrf, readForm, textField } from '../forms.ts';
+import type { AccountSession } from './account-router.ts';
+
+const csrfOnly = z.object({ csrf: textField(100) });
+
+export interface AccountSessionsDeps {
+  sessions: SessionManagement;
+  pages: PageRenderer;
+  csrf: CsrfTokens;
+  clientName(clientId: string): Promise<string>;
+  /** The Gatehouse sign-in session of this browser, to mark it in the list. */
+  browserSessionId(ctx: Context): string | undefined;
+  requireSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined>;
+}
+
+/** A short device description from a user agent string, for people (not a fingerprint). */
+export function describeDevice(userAgent: string | null): string {
+  if (!userAgent) return 'Unknown device';
+  const browser =
+    /(Edg|Firefox|Chrome|Chromium|Safari)\/[\d.]+/.exec(userAgent)?.[1]?.replace('Edg', 'Edge') ?? 'Browser';
+  const system =
+    /(Windows|Mac OS X|Android|iPhone|iPad|Linux)/.exec(userAgent)?.[1]?.replace('Mac OS X', 'macOS') ??
+    'unknown system';
+  return `${browser} on ${system}`;
+}
+
+/** Active sessions (device, address, last seen) and granted apps, each revocable, on the account page. */
+export function registerAccountSessions(router: Router, deps: AccountSessionsDeps): void {
+  const binding = (id: string) => `account:${id}`;
+
+  router.get('/sessions', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const current = await deps.requireSession(ctx);
+    if (!current) return;
+    const accountId = current.session.sub;
+    const browserSession = deps.browserSessionId(ctx);
+    const sessions = await deps.sessions.listSessions(accountId);
+    const grants = await deps.sessions.listGrants(accountId);
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('account-sessions', {
+      title: 'Sessions and apps',
+      csrf: deps.csrf.tokenFor(binding(current.id)),
+      sessions: await Promise.all(
+        sessions.map(async (session) => ({
+          id: session.id,
+          device: describeDevice(session.userAgent),
+          ip: session.ip,
+          lastSeen: session.lastSeenAt.replace('T', ' ').slice(0, 16) + ' UTC',
+          clients: await Promise.all(session.clients.map((clientId) => deps.clientName(clientId))),
+          current: session.id === browserSession,
+        })),
+      ),
+      apps: await Promise.all(
+        grants.map(async (grant) => ({ ...grant, name: await deps.clientName(grant.clientId) })),
+      ),
+    });
+  });
+
+  router.post('/sessions/:sessionId/revoke', async (ctx) => {
+    const current = await deps.requireSession(ctx);
+    if (!current) return;
+    assertCsrf(deps.csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
+    await deps.sessions.revokeSession(
+      current.session.sub,
+      ctx.params.sessionId!,
+      `account:${current.session.sub}`,
+    );
+    ctx.status = 303;
+    ctx.redirect('/account/sessions');
+  });
+
+  router.post('/apps/:grantId/revoke', async (ctx) => {
+    const current = await deps.requireSession(ctx);
+    if (!current) return;
+    assertCsrf(deps.csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
+    await deps.sessions.revokeGrant(
+      current.session.sub,
+      ctx.params.grantId!,
+      `account:${current.session.sub}`,
+    );
+    ctx.status = 303;
+    ctx.redirect('/account/sessions');
+  });
+}

@@ -1,0 +1,314 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { invalidRequest } from '../../errors/app-error.ts';
+import type { AccountLibrary, Account } from '../../libraries/accounts.ts';
+import type { ClientLibrary } from '../../libraries/clients.ts';
+import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
+import type { MfaLibrary } from '../../libraries/mfa.ts';
+import type { RbacLibrary } from '../../libraries/rbac.ts';
+import type { AuditLog } from '../../libraries/audit.ts';
+import { unlockAccount } from '../../libraries/operator-requests.ts';
+import { findUnstorableText } from '../../libraries/text-safety.ts';
+import type { SessionManagement } from '../../libraries/session-management.ts';
+import type { SignInThrottles } from '../../libraries/throttles.ts';
+import { requirePermission, type AccessTokenVerifier } from '../../middleware/require-permission.ts';
+import * as schemas from './admin-schemas.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+
+export const adminPermissions = { read: 'admin:read', write: 'admin:write' } as const;
+
+export interface AdminRouterDeps {
+  issuer: string;
+  accounts: AccountLibrary;
+  clients: ClientLibrary;
+  rbac: RbacLibrary;
+  mfa: MfaLibrary;
+  sessions: SessionManagement;
+  audit: AuditLog;
+  throttles: SignInThrottles;
+  identityProviders: IdentityProviderLibrary;
+  verify: AccessTokenVerifier;
+  bodyLimitBytes: number;
+}
+
+const auditQuery = z
+  .object({
+    since: z.iso.datetime({ offset: true }).default(() => new Date(Date.now() - 86_400_000).toISOString()),
+    type: z.string().max(64).optional(),
+    accountId: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  })
+  .strict();
+
+/** The audit query (`?since=ISO&type=mfa&accountId=...&limit=100`); a 400 names the offending parameter. */
+function readJsonQuery(query: unknown): {
+  since: Date;
+  type?: string | undefined;
+  accountId?: string | undefined;
+  limit: number;
+} {
+  const unstorable = findUnstorableText(query);
+  if (unstorable)
+    throw invalidRequest(`parameter "${unstorable}" holds a character that is not allowed`, unstorable);
+  const parsed = auditQuery.safeParse(query);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field =
+      issue.path.map(String).join('.') ||
+      (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : 'query');
+    throw invalidRequest(`parameter "${field}": ${issue.message}`, field);
+  }
+  return { ...parsed.data, since: new Date(parsed.data.since) };
+}
+
+/** Reads a JSON body against a schema; a 400 names the first offending field. */
+export function readJson<T extends z.ZodType>(ctx: Context, schema: T): z.infer<T> {
+  const unstorable = findUnstorableText(ctx.request.body);
+  if (unstorable)
+    throw invalidRequest(`field "${unstorable}": holds a character that is not allowed (U+0000)`, unstorable);
+  if (!ctx.is('application/json'))
+    throw invalidRequest('the request body must be JSON (Content-Type: application/json)', 'body');
+  const parsed = schema.safeParse(ctx.request.body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field =
+      issue.path.map(String).join('.') ||
+      (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : 'body');
+    throw invalidRequest(`field "${field}": ${issue.message}`, field);
+  }
+  return parsed.data;
+}
+
+/**
+ * The admin API: JSON under `/admin/api`, described at `/admin/api/openapi.json`. It is itself a registered API
+ * (`<ISSUER>/admin`): reading needs `admin:read`, changing needs `admin:write`, and the 401/403 rule is
+ * `requirePermission`'s.
+ */
+export function createAdminRouter(deps: AdminRouterDeps): Router {
+  const { accounts, clients, rbac, mfa, sessions } = deps;
+  const actor = (ctx: Context) => `admin:${ctx.state.access?.subject ?? 'unknown'}`;
+  /** Every change through the admin API is audited: who, what, and the record before and after. */
+  const audited = (
+    ctx: Context,
+    action: string,
+    target: string,
+    change: { before?: unknown; after?: unknown; accountId?: string },
+  ) =>
+    deps.audit.record('admin.change', {
+      actor: actor(ctx),
+      ip: ctx.ip,
+      ...(change.accountId ? { accountId: change.accountId } : {}),
+      details: {
+        action,
+        target,
+        ...(change.before === undefined ? {} : { before: change.before }),
+        ...(change.after === undefined ? {} : { after: change.after }),
+      },
+    });
+  const router = new Router({ prefix: '/admin/api' });
+  const read = requirePermission(adminPermissions.read, { verify: deps.verify, realm: 'gatehouse-admin' });
+  const write = requirePermission(adminPermissions.write, { verify: deps.verify, realm: 'gatehouse-admin' });
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: `${deps.bodyLimitBytes}b`, encoding: 'utf-8' });
+
+  const withRoles = async (account: Account) => ({
+    ...account,
+    roles: await rbac.rolesOfAccount(account.id),
+  });
+
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = buildOpenApiDocument(deps.issuer);
+  });
+
+  router.get('/users', read, async (ctx) => {
+    ctx.body = { users: await Promise.all((await accounts.list()).map(withRoles)) };
+  });
+  router.get('/users/:id', read, async (ctx) => {
+    ctx.body = await withRoles(await accounts.get(ctx.params.id!));
+  });
+  router.post('/users', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.createUserBody);
+    await rbac.assertExist(body.roles);
+    const account = await accounts.create(body);
+    for (const role of body.roles) await rbac.assignToAccount(account.id, role);
+    ctx.status = 201;
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'user.create', `user:${account.id}`, { accountId: account.id, after: ctx.body });
+  });
+  router.patch('/users/:id', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.updateUserBody);
+    const before = await withRoles(await accounts.get(ctx.params.id!));
+    const account = await accounts.update(ctx.params.id!, body);
+    // A disabled account is signed out everywhere at once, not only refused at its next sign-in.
+    if (body.status === 'disabled') await sessions.signOutEverywhere(account.id, actor(ctx));
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'user.update', `user:${account.id}`, {
+      accountId: account.id,
+      before,
+      after: ctx.body,
+    });
+  });
+  router.post('/users/:id/roles', write, json, async (ctx) => {
+    const { role } = readJson(ctx, schemas.roleReferenceBody);
+    const account = await accounts.get(ctx.params.id!);
+    const before = await rbac.rolesOfAccount(account.id);
+    await rbac.assignToAccount(account.id, role);
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'user.assign-role', `user:${account.id}`, {
+      accountId: account.id,
+      before: { roles: before },
+      after: { roles: (ctx.body as { roles: string[] }).roles },
+    });
+  });
+  router.delete('/users/:id/roles/:role', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    const before = await rbac.rolesOfAccount(account.id);
+    await rbac.removeFromAccount(account.id, ctx.params.role!);
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'user.remove-role', `user:${account.id}`, {
+      accountId: account.id,
+      before: { roles: before },
+      after: { roles: (ctx.body as { roles: string[] }).roles },
+    });
+  });
+
+  router.get('/users/:id/sessions', read, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    ctx.body = {
+      sessions: await sessions.listSessions(account.id),
+      grants: await sessions.listGrants(account.id),
+    };
+  });
+  router.delete('/users/:id/sessions', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    ctx.body = await sessions.signOutEverywhere(account.id, actor(ctx));
+  });
+  router.delete('/users/:id/sessions/:sessionId', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    await sessions.revokeSession(account.id, ctx.params.sessionId!, actor(ctx));
+    ctx.status = 204;
+  });
+  router.delete('/users/:id/grants/:grantId', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    await sessions.revokeGrant(account.id, ctx.params.grantId!, actor(ctx));
+    ctx.status = 204;
+  });
+  router.post('/users/:id/reset-mfa', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    ctx.body = { removed: await mfa.reset(account.id) };
+    await deps.audit.record('mfa.removed', { accountId: account.id, actor: actor(ctx), ip: ctx.ip });
+  });
+  router.post('/users/:id/unlock', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    await unlockAccount({ throttles: deps.throttles, audit: deps.audit }, account, actor(ctx));
+    ctx.body = { unlocked: true };
+  });
+
+  router.get('/roles', read, async (ctx) => {
+    ctx.body = { roles: await rbac.listRoles() };
+  });
+  router.post('/roles', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.createRoleBody);
+    ctx.status = 201;
+    ctx.body = await rbac.createRole(body.name, body);
+    await audited(ctx, 'role.create', `role:${body.name}`, { after: ctx.body });
+  });
+  router.patch('/roles/:name', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.updateRoleBody);
+    const before = await rbac.getRole(ctx.params.name!);
+    await mfa.setRoleRequired(ctx.params.name!, body.mfaRequired);
+    ctx.body = await rbac.getRole(ctx.params.name!);
+    await audited(ctx, 'role.update', `role:${before.name}`, { before, after: ctx.body });
+  });
+  router.delete('/roles/:name', write, async (ctx) => {
+    const before = await rbac.getRole(ctx.params.name!);
+    await rbac.deleteRole(ctx.params.name!);
+    ctx.status = 204;
+    await audited(ctx, 'role.delete', `role:${before.name}`, { before });
+  });
+  router.post('/roles/:name/permissions', write, json, async (ctx) => {
+    const { permission } = readJson(ctx, schemas.permissionBody);
+    const before = await rbac.getRole(ctx.params.name!);
+    ctx.body = await rbac.grantPermission(ctx.params.name!, permission);
+    await audited(ctx, 'role.grant', `role:${before.name}`, { before, after: ctx.body });
+  });
+  router.delete('/roles/:name/permissions/:permission', write, async (ctx) => {
+    const before = await rbac.getRole(ctx.params.name!);
+    ctx.body = await rbac.revokePermission(ctx.params.name!, ctx.params.permission!);
+    await audited(ctx, 'role.revoke', `role:${before.name}`, { before, after: ctx.body });
+  });
+
+  router.get('/clients', read, async (ctx) => {
+    ctx.body = { clients: await clients.list() };
+  });
+  router.get('/clients/:id', read, async (ctx) => {
+    ctx.body = await clients.get(ctx.params.id!);
+  });
+  router.post('/clients', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.createClientBody);
+    await rbac.assertExist(body.roles);
+    const created = await clients.create(body);
+    for (const role of body.roles) await rbac.assignToClient(body.id, role);
+    if (body.mfaRequired) await mfa.setClientRequired(body.id, true);
+    ctx.status = 201;
+    ctx.body = {
+      ...created.client,
+      roles: body.roles,
+      ...(created.secret ? { secret: created.secret } : {}),
+    };
+    await audited(ctx, 'client.create', `client:${body.id}`, {
+      after: { ...created.client, roles: body.roles },
+    });
+  });
+  router.patch('/clients/:id', write, json, async (ctx) => {
+    const { mfaRequired, ...body } = readJson(ctx, schemas.updateClientBody);
+    const before = await clients.get(ctx.params.id!);
+    if (mfaRequired !== undefined) await mfa.setClientRequired(ctx.params.id!, mfaRequired);
+    ctx.body = await clients.update(ctx.params.id!, {
+      ...body,
+      backchannelLogoutUri: body.backchannelLogoutUri === null ? '' : body.backchannelLogoutUri,
+    });
+    await audited(ctx, 'client.update', `client:${before.id}`, { before, after: ctx.body });
+  });
+  router.delete('/clients/:id', write, async (ctx) => {
+    const before = await clients.get(ctx.params.id!);
+    await clients.delete(ctx.params.id!);
+    ctx.status = 204;
+    await audited(ctx, 'client.delete', `client:${before.id}`, { before });
+  });
+
+  router.get('/idps', read, async (ctx) => {
+    ctx.body = { idps: await deps.identityProviders.list() };
+  });
+  router.post('/idps', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.createIdentityProviderBody);
+    if (body.roleRules?.length) await rbac.assertExist(body.roleRules.map((rule) => rule.role));
+    ctx.status = 201;
+    ctx.body = await deps.identityProviders.create(body);
+    await audited(ctx, 'idp.create', `idp:${body.id}`, { after: ctx.body });
+  });
+  router.delete('/idps/:id', write, async (ctx) => {
+    const before = await deps.identityProviders.get(ctx.params.id!);
+    await deps.identityProviders.delete(before.id);
+    ctx.status = 204;
+    await audited(ctx, 'idp.delete', `idp:${before.id}`, { before });
+  });
+
+  router.get('/audit', read, async (ctx) => {
+    const query = readJsonQuery(ctx.query);
+    ctx.body = { events: await deps.audit.list(query) };
+  });
+
+  router.get('/apis', read, async (ctx) => {
+    ctx.body = { apis: await rbac.listApis() };
+  });
+  router.post('/apis', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.createApiBody);
+    ctx.status = 201;
+    ctx.body = await rbac.createApi(body);
+    await audited(ctx, 'api.create', `api:${body.identifier}`, { after: ctx.body });
+  });
+
+  return router;
+}

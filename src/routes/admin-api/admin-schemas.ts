@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { supportedGrantTypes } from '../../libraries/clients.ts';
+
+/** Request bodies of the admin API. Unknown fields are refused, so a typo is a 400 instead of a silent no-op. */
+const text = (max: number) => z.string().min(1).max(max);
+const uriList = z.array(text(2000)).max(50);
+
+export const createUserBody = z
+  .object({
+    email: text(320),
+    password: z.string().max(1024),
+    name: text(200).optional(),
+    emailVerified: z.boolean().optional(),
+    roles: z.array(text(64)).max(100).default([]),
+  })
+  .strict();
+
+export const updateUserBody = z
+  .object({
+    name: z.string().max(200).nullable().optional(),
+    status: z.enum(['active', 'disabled']).optional(),
+    emailVerified: z.boolean().optional(),
+  })
+  .strict();
+
+export const roleReferenceBody = z.object({ role: text(64) }).strict();
+
+export const createRoleBody = z
+  .object({
+    name: text(64),
+    permissions: z.array(text(128)).max(500).default([]),
+    description: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const updateRoleBody = z.object({ mfaRequired: z.boolean() }).strict();
+
+export const permissionBody = z.object({ permission: text(128) }).strict();
+
+export const createClientBody = z
+  .object({
+    id: text(128),
+    name: text(200).optional(),
+    secret: z.string().min(16).max(256).optional(),
+    redirectUris: uriList.default([]),
+    postLogoutRedirectUris: uriList.default([]),
+    grantTypes: z.array(z.enum(supportedGrantTypes)).max(4).default([]),
+    scope: text(1000).optional(),
+    public: z.boolean().default(false),
+    firstParty: z.boolean().default(false),
+    roles: z.array(text(64)).max(100).default([]),
+    backchannelLogoutUri: text(2000).optional(),
+    mfaRequired: z.boolean().default(false),
+  })
+  .strict();
+
+export const updateClientBody = z
+  .object({
+    name: text(200).optional(),
+    redirectUris: uriList.optional(),
+    postLogoutRedirectUris: uriList.optional(),
+    grantTypes: z.array(z.enum(supportedGrantTypes)).max(4).optional(),
+    scope: text(1000).optional(),
+    firstParty: z.boolean().optional(),
+    backchannelLogoutUri: z.string().max(2000).nullable().optional(),
+    mfaRequired: z.boolean().optional(),
+  })
+  .strict();
+
+export const createApiBody = z
+  .object({
+    identifier: text(2000),
+    name: text(200).optional(),
+    permissions: z.array(text(128)).max(500).default([]),
+    format: z.enum(['jwt', 'opaque']).default('jwt'),
+    accessTokenTtl: z.number().int().positive().max(86400).optional(),
+  })
+  .strict();
+
+export const createIdentityProviderBody = z
+  .object({
+    id: text(40),
+    type: z.enum(['oidc', 'github', 'google']),
+    issuer: text(2000).optional(),
+    clientId: text(256),
+    clientSecret: text(512),
+    scope: text(1000).optional(),
+    name: text(60).optional(),
+    linkPolicy: z.enum(['confirm', 'auto', 'never']).optional(),
+    roleRules: z
+      .array(z.object({ claim: text(100), value: text(200), role: text(64) }).strict())
+      .max(50)
+      .optional(),
+  })
+  .strict();

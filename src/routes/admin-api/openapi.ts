@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import * as schemas from './admin-schemas.ts';
+
+type Operation = {
+  summary: string;
+  permission: 'admin:read' | 'admin:write';
+  body?: z.ZodType;
+  created?: boolean;
+  noContent?: boolean;
+};
+
+const operations: Record<string, Record<string, Operation>> = {
+  '/users': {
+    get: { summary: 'List accounts with their roles', permission: 'admin:read' },
+    post: {
+      summary: 'Create an account',
+      permission: 'admin:write',
+      body: schemas.createUserBody,
+      created: true,
+    },
+  },
+  '/users/{id}': {
+    get: { summary: 'Get an account', permission: 'admin:read' },
+    patch: {
+      summary: 'Update name, status (disable/enable) or email verification',
+      permission: 'admin:write',
+      body: schemas.updateUserBody,
+    },
+  },
+  '/users/{id}/sessions': {
+    get: { summary: "List the user's active sessions and the apps they granted", permission: 'admin:read' },
+    delete: {
+      summary: 'Sign the user out everywhere (every session and grant, with their tokens)',
+      permission: 'admin:write',
+    },
+  },
+  '/users/{id}/sessions/{sessionId}': {
+    delete: { summary: 'End one session and revoke its tokens', permission: 'admin:write', noContent: true },
+  },
+  '/users/{id}/grants/{grantId}': {
+    delete: {
+      summary: "Revoke an app's access (its refresh and access tokens)",
+      permission: 'admin:write',
+      noContent: true,
+    },
+  },
+  '/users/{id}/unlock': {
+    post: {
+      summary: 'Lift the sign-in lock (failed passwords and codes) of the user',
+      permission: 'admin:write',
+    },
+  },
+  '/audit': {
+    get: {
+      summary: 'Audit events: ?since=ISO-8601&type=mfa&accountId=...&limit=1000',
+      permission: 'admin:read',
+    },
+  },
+  '/users/{id}/reset-mfa': {
+    post: { summary: "Remove the user's second factor and recovery codes", permission: 'admin:write' },
+  },
+  '/users/{id}/roles': {
+    post: { summary: 'Assign a role', permission: 'admin:write', body: schemas.roleReferenceBody },
+  },
+  '/users/{id}/roles/{role}': { delete: { summary: 'Remove a role', permission: 'admin:write' } },
+  '/roles': {
+    get: { summary: 'List roles with their permissions', permission: 'admin:read' },
+    post: {
+      summary: 'Create a role',
+      permission: 'admin:write',
+      body: schemas.createRoleBody,
+      created: true,
+    },
+  },
+  '/roles/{name}': {
+    delete: { summary: 'Delete a role (not a built-in one)', permission: 'admin:write', noContent: true },
+  },
+  '/roles/{name}/permissions': {
+    post: { summary: 'Add a permission to a role', permission: 'admin:write', body: schemas.permissionBody },
+  },
+  '/roles/{name}/permissions/{permission}': {
+    delete: { summary: 'Take a permission from a role', permission: 'admin:write' },
+  },
+  '/clients': {
+    get: { summary: 'List clients', permission: 'admin:read' },
+    post: {
+      summary: 'Register a client (a generated secret is returned once)',
+      permission: 'admin:write',
+      body: schemas.createClientBody,
+      created: true,
+    },
+  },
+  '/clients/{id}': {
+    get: { summary: 'Get a client', permission: 'admin:read' },
+    patch: { summary: 'Update a client', permission: 'admin:write', body: schemas.updateClientBody },
+    delete: { summary: 'Delete a client', permission: 'admin:write', noContent: true },
+  },
+  '/idps': {
+    get: { summary: 'List upstream identity providers', permission: 'admin:read' },
+    post: {
+      summary: 'Register an upstream identity provider (oidc, github, google)',
+      permission: 'admin:write',
+      body: schemas.createIdentityProviderBody,
+      created: true,
+    },
+  },
+  '/idps/{id}': {
+    delete: {
+      summary: 'Remove an upstream and its linked identities',
+      permission: 'admin:write',
+      noContent: true,
+    },
+  },
+  '/apis': {
+    get: { summary: 'List APIs (resource servers)', permission: 'admin:read' },
+    post: {
+      summary: 'Register an API',
+      permission: 'admin:write',
+      body: schemas.createApiBody,
+      created: true,
+    },
+  },
+};
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, error_description: { type: 'string' }, field: { type: 'string' } },
+  required: ['error'],
+};
+
+/** OpenAPI 3.1 description of the admin API; request schemas are generated from the same zod schemas it enforces. */
+export function buildOpenApiDocument(issuer: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, methods] of Object.entries(operations)) {
+    paths[path] = {};
+    for (const [method, operation] of Object.entries(methods)) {
+      const parameters = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+        name,
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      }));
+      const success = operation.noContent ? '204' : operation.created ? '201' : '200';
+      paths[path]![method] = {
+        summary: operation.summary,
+        description: `Requires permission \`${operation.permission}\`.`,
+        security: [{ gatehouse: [operation.permission] }],
+        ...(parameters.length > 0 ? { parameters } : {}),
+        ...(operation.body
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: z.toJSONSchema(operation.body, { io: 'input' }) } },
+              },
+            }
+          : {}),
+        responses: {
+          [success]: { description: 'Done' },
+          '400': {
+            description: 'Invalid JSON or field (named in `field`)',
+            content: { 'application/json': { schema: errorSchema } },
+          },
+          '401': {
+            description:
+              'No token, or an invalid, expired, revoked or foreign one (`WWW-Authenticate: Bearer`)',
+          },
+          '403': { description: 'A valid token without the permission (`error="insufficient_scope"`)' },
+          '404': {
+            description: 'Unknown user, role, client or API',
+            content: { 'application/json': { schema: errorSchema } },
+          },
+          '409': { description: 'Already exists', content: { 'application/json': { schema: errorSchema } } },
+        },
+      };
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gatehouse admin API',
+      version: '1',
+      description: `Bearer access tokens issued by Gatehouse for the API ${issuer}/admin (request them with resource=${issuer}/admin).`,
+    },
+    servers: [{ url: `${issuer}/admin/api` }],
+    components: {
+      securitySchemes: {
+        gatehouse: {
+          type: 'oauth2',
+          flows: {
+            clientCredentials: {
+              tokenUrl: `${issuer}/token`,
+              scopes: { 'admin:read': 'read', 'admin:write': 'change' },
+            },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}

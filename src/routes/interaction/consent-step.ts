@@ -1,0 +1,93 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { formatUserCode } from '../../oidc/device-flow-pages.ts';
+import { assertCsrf, readForm, textField } from '../forms.ts';
+import { grantRequestedAccess } from './interaction-helpers.ts';
+import type { Interaction, InteractionKit } from './interaction-kit.ts';
+
+const csrfOnly = z.object({ csrf: textField(100) });
+
+/** The device confirmation of RFC 8628 (section 5.4): which tool, and the code it shows. */
+export async function renderDeviceConfirmation(
+  kit: InteractionKit,
+  ctx: Context,
+  interaction: Interaction,
+): Promise<void> {
+  const jti = (interaction as unknown as { deviceCode?: string }).deviceCode!;
+  const device = await kit.deps.provider().DeviceCode.find(jti, { ignoreExpiration: true });
+  ctx.type = 'html';
+  ctx.body = kit.deps.pages.render('device-confirm', {
+    title: 'Confirm the device',
+    clientName: await kit.clientName(interaction),
+    userCode: formatUserCode(device?.userCode ?? ''),
+    device: device?.deviceInfo as { ip?: string; ua?: string } | undefined,
+    action: kit.url(interaction, 'confirm'),
+    cancelAction: kit.url(interaction, 'abort'),
+    fields: { csrf: kit.csrfFor(interaction) },
+  });
+}
+
+export async function renderConsent(
+  kit: InteractionKit,
+  ctx: Context,
+  interaction: Interaction,
+): Promise<void> {
+  const details = interaction.prompt.details as {
+    missingOIDCScope?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  ctx.type = 'html';
+  ctx.body = kit.deps.pages.render('consent', {
+    title: 'Allow access',
+    clientName: await kit.clientName(interaction),
+    scopes: [
+      ...(details.missingOIDCScope ?? []),
+      ...Object.values(details.missingResourceScopes ?? {}).flat(),
+    ],
+    resources: Object.keys(details.missingResourceScopes ?? {}),
+    csrf: kit.csrfFor(interaction),
+    action: kit.url(interaction, 'confirm'),
+    abortAction: kit.url(interaction, 'abort'),
+  });
+}
+
+/** Records what the user allowed in their grant and resumes the authorization. */
+export async function grantAndFinish(
+  kit: InteractionKit,
+  ctx: Context,
+  interaction: Interaction,
+): Promise<void> {
+  const grantId = await grantRequestedAccess(kit.deps.provider(), interaction);
+  await kit.deps.audit.record('consent.granted', {
+    accountId: interaction.session?.accountId,
+    clientId: String(interaction.params.client_id),
+    ip: ctx.ip,
+    details: { scope: String(interaction.params.scope ?? '') },
+  });
+  return kit.finish(ctx, { consent: { grantId } }, true);
+}
+
+/** The consent step and the way out of any step ("Cancel" / "Deny"). */
+export function registerConsentStep(router: Router, kit: InteractionKit): void {
+  router.post('/confirm', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const interaction = await kit.load(ctx);
+    if (!interaction) return;
+    assertCsrf(kit.deps.csrf, interaction.uid, readForm(ctx, csrfOnly).csrf);
+    if (interaction.prompt.name !== 'consent') return ctx.redirect(kit.url(interaction));
+    return grantAndFinish(kit, ctx, interaction);
+  });
+
+  router.post('/abort', async (ctx) => {
+    const interaction = await kit.load(ctx);
+    if (!interaction) return;
+    assertCsrf(kit.deps.csrf, interaction.uid, readForm(ctx, csrfOnly).csrf);
+    await kit.state.clear(interaction.uid);
+    return kit.finish(
+      ctx,
+      { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
+      false,
+    );
+  });
+}

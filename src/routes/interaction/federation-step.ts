@@ -1,0 +1,108 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { UpstreamError, type UpstreamProfile } from '../../libraries/upstream-sign-in.ts';
+import { federationRedirectUri } from '../../libraries/identity-providers.ts';
+import { assertCsrf, readForm, textField } from '../forms.ts';
+import type { FederationDeps, InteractionKit } from './interaction-kit.ts';
+import { renderLogin } from './login-step.ts';
+
+const csrfOnly = z.object({ csrf: textField(100) });
+
+/** A round trip to an upstream in progress, kept server-side under its `state` (single use). */
+export interface PendingFederation {
+  uid: string;
+  clientId: string;
+  idp: string;
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+/** What came back from the upstream, for the interaction that started the round trip. */
+export type FederationOutcome = { idp: string; profile: UpstreamProfile } | { idp: string; error: string };
+
+export const pendingKey = (state: string) => `federation:${state}`;
+export const outcomeKey = (uid: string) => `federation-result:${uid}`;
+const roundTripSeconds = 600;
+
+/**
+ * "Continue with <name>": starts the upstream round trip (`state`, `nonce`, PKCE, bound to this interaction), and
+ * finishes it once the callback has brought the upstream's answer back into the interaction (whose cookie only
+ * this browser has).
+ */
+export function registerFederationStep(
+  router: Router,
+  kit: InteractionKit,
+  federation: FederationDeps,
+): void {
+  const { store } = kit.deps;
+
+  router.post('/federation/:idp', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const interaction = await kit.load(ctx);
+    if (!interaction) return;
+    assertCsrf(kit.deps.csrf, interaction.uid, readForm(ctx, csrfOnly).csrf);
+    const provider = await federation.identityProviders.credentials(ctx.params.idp!);
+    if (!provider)
+      return renderLogin(kit, ctx, interaction, {
+        error: 'That sign-in method is not available. Use another one.',
+      });
+    const request = federation.upstream.newRequest();
+    const pending: PendingFederation = {
+      uid: interaction.uid,
+      clientId: String(interaction.params.client_id),
+      idp: provider.id,
+      ...request,
+    };
+    try {
+      const url = await federation.upstream.authorizationUrl(
+        provider,
+        request,
+        federationRedirectUri(federation.issuer, provider.id),
+      );
+      await store.set(pendingKey(request.state), JSON.stringify(pending), roundTripSeconds);
+      ctx.status = 303;
+      ctx.redirect(url.href);
+    } catch (error) {
+      if (!(error instanceof UpstreamError)) throw error;
+      return renderLogin(kit, ctx, interaction, {
+        error: `${provider.name} cannot be reached right now. Try again, or sign in another way.`,
+      });
+    }
+  });
+
+  router.get('/federation/done', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const interaction = await kit.load(ctx);
+    if (!interaction) return;
+    const stored = await store.take(outcomeKey(interaction.uid));
+    if (!stored || interaction.prompt.name !== 'login') return ctx.redirect(kit.url(interaction));
+    const outcome = JSON.parse(stored) as FederationOutcome;
+    if ('error' in outcome) return renderLogin(kit, ctx, interaction, { error: outcome.error });
+
+    const provider = await federation.identityProviders.get(outcome.idp);
+    const resolution = await federation.federation.resolve(provider, outcome.profile);
+    switch (resolution.kind) {
+      case 'refused':
+        return renderLogin(kit, ctx, interaction, { error: resolution.reason });
+      case 'confirm-link':
+        await kit.state.set(interaction.uid, {
+          accountId: resolution.accountId,
+          remember: false,
+          stepUp: false,
+          pendingLink: { idpId: provider.id, profile: outcome.profile },
+        });
+        return renderLogin(kit, ctx, interaction, {
+          email: resolution.email,
+          notice: `You already have an account with ${resolution.email}. Sign in with your password once to link it to ${provider.name}.`,
+        });
+      case 'signed-in':
+        return kit.completeFirstFactor(ctx, interaction, {
+          accountId: resolution.accountId,
+          remember: false,
+          firstFactor: 'fed',
+          idp: provider.id,
+        });
+    }
+  });
+}

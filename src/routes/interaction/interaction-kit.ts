@@ -1,0 +1,164 @@
+import type { Context } from 'koa';
+import { errors, type InteractionResults, type Provider } from 'oidc-provider';
+import type { AccountLibrary } from '../../libraries/accounts.ts';
+import type { AttemptThrottle } from '../../libraries/attempt-throttle.ts';
+import type { AuditLog } from '../../libraries/audit.ts';
+import type { CsrfTokens } from '../../libraries/csrf.ts';
+import type { MfaLibrary } from '../../libraries/mfa.ts';
+import type { PageRenderer } from '../../libraries/page-renderer.ts';
+import type { Federation } from '../../libraries/federation.ts';
+import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
+import type { UpstreamProfile, UpstreamSignIn } from '../../libraries/upstream-sign-in.ts';
+import type { KeyValueStore } from '../../storage/hot-state.ts';
+import { interactionUrl, restartUrlFor } from './interaction-helpers.ts';
+
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export interface InteractionDeps {
+  provider: () => Provider;
+  accounts: AccountLibrary;
+  mfa: MfaLibrary;
+  audit: AuditLog;
+  pages: PageRenderer;
+  csrf: CsrfTokens;
+  store: KeyValueStore;
+  throttles: {
+    passwordPerAccount: AttemptThrottle;
+    passwordPerIp: AttemptThrottle;
+    factorPerAccount: AttemptThrottle;
+    factorPerIp: AttemptThrottle;
+  };
+  acr: { password: string; federated: string; mfa: string };
+  interactionTtlSeconds: number;
+  /** "Login with ..." (upstream identity providers); absent when federation is not wired. */
+  federation?: FederationDeps;
+}
+
+export interface FederationDeps {
+  federation: Federation;
+  identityProviders: IdentityProviderLibrary;
+  upstream: UpstreamSignIn;
+  issuer: string;
+}
+
+/** Where a sign-in stands between its steps (password done, second factor pending), kept per interaction. */
+export interface SignInState {
+  accountId: string;
+  remember: boolean;
+  /** The session already exists; only a second factor is asked (step-up). */
+  stepUp: boolean;
+  /** Set once an enrollment during sign-in is confirmed: the recovery codes were shown, sign-in may finish. */
+  enrolled?: boolean;
+  /** How the first factor was passed: a password, or an upstream identity provider. */
+  firstFactor?: 'pwd' | 'fed';
+  /** The upstream that signed the person in, for the `idp` claim. */
+  idp?: string;
+  /** An upstream identity waiting for the account's password to confirm the link (link policy `confirm`). */
+  pendingLink?: { idpId: string; profile: UpstreamProfile };
+}
+
+/** What every interaction step needs: the current interaction, finishing it, and the sign-in state. */
+export function createInteractionKit(deps: InteractionDeps) {
+  const stateKey = (uid: string) => `signin:${uid}`;
+
+  return {
+    deps,
+
+    /** The interaction this browser is in, or (having answered with a restart page) undefined. */
+    async load(ctx: Context): Promise<Interaction | undefined> {
+      const provider = deps.provider();
+      try {
+        const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+        if (interaction.uid === ctx.params.uid) return interaction;
+      } catch (error) {
+        if (!(error instanceof errors.SessionNotFound)) throw error;
+      }
+      ctx.status = 400;
+      ctx.type = 'html';
+      const clientId = typeof ctx.query.client_id === 'string' ? ctx.query.client_id : undefined;
+      ctx.body = deps.pages.render('error', {
+        title: 'This sign-in page has expired',
+        message:
+          'You took longer than Gatehouse allows, or your browser lost its cookies. Start signing in again from the application.',
+        restartUrl: await restartUrlFor(provider, clientId),
+      });
+      return undefined;
+    },
+
+    /** Hands the result to oidc-provider and sends the browser back to the authorization endpoint. */
+    async finish(ctx: Context, result: InteractionResults, merge: boolean): Promise<void> {
+      const returnTo = await deps
+        .provider()
+        .interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+      ctx.status = 303;
+      ctx.redirect(returnTo);
+    },
+
+    async clientName(interaction: Interaction): Promise<string | undefined> {
+      const client = await deps.provider().Client.find(String(interaction.params.client_id));
+      return client?.clientName ?? client?.clientId;
+    },
+
+    /**
+     * After the first factor (password or upstream): on to the second factor when the account has one or a policy
+     * of its roles or of the client requires one, else the sign-in is done.
+     */
+    async completeFirstFactor(
+      ctx: Context,
+      interaction: Interaction,
+      state: Omit<SignInState, 'stepUp'> & { firstFactor: 'pwd' | 'fed' },
+    ): Promise<void> {
+      const clientId = String(interaction.params.client_id);
+      if (
+        (await deps.mfa.isEnrolled(state.accountId)) ||
+        (await deps.mfa.isRequired(state.accountId, clientId))
+      ) {
+        await this.state.set(interaction.uid, { ...state, stepUp: false, pendingLink: undefined });
+        ctx.status = 303;
+        return ctx.redirect(interactionUrl(interaction, 'mfa'));
+      }
+      const acr = state.firstFactor === 'fed' ? deps.acr.federated : deps.acr.password;
+      return this.finishSignIn(ctx, interaction, { ...state, stepUp: false }, [state.firstFactor], acr);
+    },
+
+    /** Records the sign-in and resumes the authorization with its `amr` and `acr`. */
+    async finishSignIn(
+      ctx: Context,
+      interaction: Interaction,
+      state: SignInState,
+      amr: string[],
+      acr: string,
+    ): Promise<void> {
+      const ts = Math.floor(Date.now() / 1000);
+      await this.state.clear(interaction.uid);
+      await deps.audit.record('signin.succeeded', {
+        accountId: state.accountId,
+        clientId: String(interaction.params.client_id),
+        ip: ctx.ip,
+        details: { amr, ...(state.stepUp ? { stepUp: true } : {}), ...(state.idp ? { idp: state.idp } : {}) },
+      });
+      if (state.idp) await deps.federation?.federation.rememberLogin(state.accountId, ts, state.idp);
+      return this.finish(
+        ctx,
+        { login: { accountId: state.accountId, amr, acr, remember: state.remember, ts } },
+        false,
+      );
+    },
+
+    csrfFor: (interaction: Interaction) => deps.csrf.tokenFor(interaction.uid),
+    assertCsrfFor: (interaction: Interaction, token: unknown) => deps.csrf.verify(interaction.uid, token),
+    url: interactionUrl,
+
+    state: {
+      async get(uid: string): Promise<SignInState | undefined> {
+        const stored = await deps.store.get(stateKey(uid));
+        return stored ? (JSON.parse(stored) as SignInState) : undefined;
+      },
+      set: (uid: string, state: SignInState) =>
+        deps.store.set(stateKey(uid), JSON.stringify(state), deps.interactionTtlSeconds),
+      clear: (uid: string) => deps.store.delete(stateKey(uid)),
+    },
+  };
+}
+
+export type InteractionKit = ReturnType<typeof createInteractionKit>;

@@ -1,0 +1,175 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { TooManyAttempts } from '../../libraries/attempt-throttle.ts';
+import { qrCodeDataUri } from '../../libraries/qr-code.ts';
+import { assertCsrf, readForm, textField } from '../forms.ts';
+import type { Interaction, InteractionKit, SignInState } from './interaction-kit.ts';
+
+const codeForm = z.object({ csrf: textField(100), code: textField(64) });
+const csrfOnly = z.object({ csrf: textField(100) });
+
+/**
+ * The second factor: a TOTP or recovery code for enrolled accounts, or enrollment during sign-in when a policy
+ * requires a factor the account does not have yet. Also serves step-up: a signed-in user whose app asks for MFA
+ * (`acr_values`) or whose role/client requires it passes this step without typing the password again.
+ */
+export function registerSecondFactorStep(router: Router, kit: InteractionKit): void {
+  const { accounts, mfa, audit, throttles, pages } = kit.deps;
+
+  async function loadWithState(
+    ctx: Context,
+  ): Promise<{ interaction: Interaction; state: SignInState } | undefined> {
+    const interaction = await kit.load(ctx);
+    if (!interaction) return undefined;
+    const state = await kit.state.get(interaction.uid);
+    if (!state || interaction.prompt.name !== 'login') {
+      ctx.redirect(kit.url(interaction));
+      return undefined;
+    }
+    return { interaction, state };
+  }
+
+  async function renderVerify(ctx: Context, interaction: Interaction, error?: string) {
+    ctx.type = 'html';
+    ctx.body = pages.render('mfa-verify', {
+      title: 'Two-step verification',
+      clientName: await kit.clientName(interaction),
+      error,
+      csrf: kit.csrfFor(interaction),
+      action: kit.url(interaction, 'mfa'),
+      abortAction: kit.url(interaction, 'abort'),
+    });
+  }
+
+  async function renderEnroll(ctx: Context, interaction: Interaction, state: SignInState, error?: string) {
+    const account = await accounts.get(state.accountId);
+    const enrollment = (await mfa.pendingEnrollment(account)) ?? (await mfa.startEnrollment(account));
+    ctx.type = 'html';
+    ctx.body = pages.render('mfa-enroll', {
+      title: 'Set up two-step verification',
+      required: true,
+      qrCode: await qrCodeDataUri(enrollment.otpauthUri),
+      secret: enrollment.secret,
+      error,
+      csrf: kit.csrfFor(interaction),
+      action: kit.url(interaction, 'mfa/enroll'),
+    });
+  }
+
+  /** The second factor adds `otp`/`mfa` to how the first factor was passed (`pwd`, or `fed` for an upstream). */
+  function finishWithSecondFactor(
+    ctx: Context,
+    interaction: Interaction,
+    state: SignInState,
+    factors: string[],
+  ) {
+    return kit.finishSignIn(
+      ctx,
+      interaction,
+      state,
+      [state.firstFactor ?? 'pwd', ...factors],
+      kit.deps.acr.mfa,
+    );
+  }
+
+  /** Throws TooManyAttempts when the account or the address is locked or must wait. */
+  const keysFor = (ctx: Context, state: SignInState) => ({
+    account: [`account:${state.accountId}`],
+    ip: [`ip:${ctx.ip}`],
+  });
+
+  router.get('/mfa', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const loaded = await loadWithState(ctx);
+    if (!loaded) return;
+    if (await mfa.isEnrolled(loaded.state.accountId)) return renderVerify(ctx, loaded.interaction);
+    return renderEnroll(ctx, loaded.interaction, loaded.state);
+  });
+
+  router.post('/mfa', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const loaded = await loadWithState(ctx);
+    if (!loaded) return;
+    const { interaction, state } = loaded;
+    const form = readForm(ctx, codeForm);
+    assertCsrf(kit.deps.csrf, interaction.uid, form.csrf);
+    const clientId = String(interaction.params.client_id);
+    const keys = keysFor(ctx, state);
+    try {
+      await throttles.factorPerAccount.check(keys.account);
+      await throttles.factorPerIp.check(keys.ip);
+    } catch (error) {
+      if (!(error instanceof TooManyAttempts)) throw error;
+      ctx.status = 429;
+      ctx.set('Retry-After', String(error.retryAfterSeconds));
+      return renderVerify(ctx, interaction, error.message);
+    }
+
+    const factor = await mfa.verify(state.accountId, form.code);
+    if (!factor) {
+      const locked = [
+        ...(await throttles.factorPerAccount.fail(keys.account)),
+        ...(await throttles.factorPerIp.fail(keys.ip)),
+      ];
+      await audit.record('mfa.failed', { accountId: state.accountId, clientId, ip: ctx.ip });
+      if (locked.length > 0)
+        await audit.record('mfa.locked', {
+          accountId: state.accountId,
+          clientId,
+          ip: ctx.ip,
+          details: { keys: locked.map((key) => key.split(':')[0]) },
+        });
+      return renderVerify(ctx, interaction, 'That code is not right. Check your app and try again.');
+    }
+    await throttles.factorPerAccount.succeed(keys.account);
+    await audit.record(factor === 'otp' ? 'mfa.verified' : 'mfa.recovery_code_used', {
+      accountId: state.accountId,
+      clientId,
+      ip: ctx.ip,
+      ...(factor === 'recovery_code'
+        ? { details: { remaining: await mfa.remainingRecoveryCodes(state.accountId) } }
+        : {}),
+    });
+    return finishWithSecondFactor(ctx, interaction, state, factor === 'otp' ? ['otp', 'mfa'] : ['mfa']);
+  });
+
+  router.post('/mfa/enroll', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const loaded = await loadWithState(ctx);
+    if (!loaded) return;
+    const { interaction, state } = loaded;
+    const form = readForm(ctx, codeForm);
+    assertCsrf(kit.deps.csrf, interaction.uid, form.csrf);
+    const codes = await mfa.confirmEnrollment(state.accountId, form.code);
+    if (!codes)
+      return renderEnroll(
+        ctx,
+        interaction,
+        state,
+        'That code is not right. Check the time on your device and try again.',
+      );
+    await audit.record('mfa.enrolled', {
+      accountId: state.accountId,
+      clientId: String(interaction.params.client_id),
+      ip: ctx.ip,
+      details: { during: 'sign-in' },
+    });
+    await kit.state.set(interaction.uid, { ...state, enrolled: true });
+    ctx.type = 'html';
+    ctx.body = pages.render('recovery-codes', {
+      title: 'Your recovery codes',
+      codes,
+      csrf: kit.csrfFor(interaction),
+      continueAction: kit.url(interaction, 'mfa/done'),
+    });
+  });
+
+  router.post('/mfa/done', async (ctx) => {
+    const loaded = await loadWithState(ctx);
+    if (!loaded) return;
+    assertCsrf(kit.deps.csrf, loaded.interaction.uid, readForm(ctx, csrfOnly).csrf);
+    if (!loaded.state.enrolled) return ctx.redirect(kit.url(loaded.interaction, 'mfa'));
+    return finishWithSecondFactor(ctx, loaded.interaction, loaded.state, ['otp', 'mfa']);
+  });
+}
