@@ -11,6 +11,13 @@ export interface CpuPinning {
   wrap(role: CpuRole, command: string, args: string[]): { command: string; args: string[] };
 }
 
+/** Every process on every CPU. */
+export const noCpuPinning: CpuPinning = {
+  enabled: false,
+  description: 'not pinned: server and load generator share the CPUs',
+  wrap: (_role, command, args) => ({ command, args }),
+};
+
 /** Expands taskset's affinity list ("0-2,5") into CPU numbers. */
 function parseCpuList(list: string): number[] {
   return list.split(',').flatMap((part) => {

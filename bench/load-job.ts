@@ -26,6 +26,8 @@ export interface LoadTiming {
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
+  /** Requests per second, evenly spaced (`paced-load.ts`); unset: as fast as the server answers (autocannon). */
+  ratePerSecond?: number;
 }
 
 export interface HttpRequest {
@@ -37,7 +39,7 @@ export interface HttpRequest {
 }
 
 export interface LoadResult {
-  tool: 'autocannon' | 'fetch loop';
+  tool: 'autocannon' | 'fetch loop' | 'paced http';
   /** Successful operations (2xx responses, or complete sign-ins) per second of the measured run. */
   requestsPerSecond: number;
   /** Latency percentiles of the successful operations; null when none succeeded. */

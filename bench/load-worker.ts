@@ -5,6 +5,7 @@
  */
 import { runRefreshLoad, runRequestLoad } from './autocannon-load.ts';
 import type { LoadJob, LoadResult } from './load-job.ts';
+import { runPacedRequestLoad } from './paced-load.ts';
 import { runSignInLoad } from './sign-in-loop.ts';
 
 async function readStdin(): Promise<string> {
@@ -16,7 +17,9 @@ async function readStdin(): Promise<string> {
 async function run(job: LoadJob): Promise<LoadResult> {
   switch (job.kind) {
     case 'request':
-      return runRequestLoad(job);
+      return job.ratePerSecond
+        ? runPacedRequestLoad({ ...job, ratePerSecond: job.ratePerSecond })
+        : runRequestLoad(job);
     case 'refresh-chains':
       if (job.warmupSeconds > 0) await runRefreshLoad(job, 'warmup');
       return runRefreshLoad(job, 'measure');

@@ -12,6 +12,8 @@ export interface Measurement {
   variant?: string;
   note?: string;
   result?: LoadResult;
+  /** The same load at half of `result`'s rate (scenarios with a latency target, Gatehouse targets only). */
+  halfPeak?: LoadResult;
   error?: string;
 }
 
@@ -59,6 +61,8 @@ function remarks(measurement: Measurement): string {
   if (measurement.variant) parts.push(measurement.variant);
   if (measurement.note) parts.push(measurement.note);
   const result = measurement.result;
+  if (measurement.halfPeak && measurement.halfPeak.failed > 0)
+    parts.push(`${measurement.halfPeak.failed} failed at half rate`);
   if (result && result.failed > 0) {
     parts.push(
       `${result.failed} failed${result.firstFailure ? ` (${result.firstFailure.slice(0, 80)})` : ''}`,
@@ -68,7 +72,7 @@ function remarks(measurement: Measurement): string {
   return parts.join('; ');
 }
 
-/** A plain-text table: scenario | target | req/s | p50 ms | p99 ms | ratios | notes. */
+/** A plain-text table: scenario | target | req/s | p50 ms | p99 ms | p99 at half the rate | ratios | notes. */
 export function formatTable(measurements: BenchReport['measurements']): string {
   const header = [
     'scenario',
@@ -76,17 +80,19 @@ export function formatTable(measurements: BenchReport['measurements']): string {
     'req/s',
     'p50 ms',
     'p99 ms',
+    'p99 ms @ half',
     'vs baseline',
     'vs baseline-redis',
     'notes',
   ];
-  const numeric = new Set([2, 3, 4, 5, 6]);
+  const numeric = new Set([2, 3, 4, 5, 6, 7]);
   const rows = measurements.map((m) => [
     m.scenario,
     m.target,
     formatNumber(m.result?.requestsPerSecond, 0),
     formatNumber(m.result?.p50Ms, 2),
     formatNumber(m.result?.p99Ms, 2),
+    formatNumber(m.halfPeak?.p99Ms, 2),
     formatNumber(m.ratioVsBaseline, 2),
     formatNumber(m.ratioVsBaselineRedis, 2),
     remarks(m),

@@ -64,16 +64,19 @@ async function measure(
       fixtures: context.fixtures,
       connections: options.connections,
     });
-    measurement.result = await runLoadJob(
-      {
-        origin: target.origin,
-        connections: options.connections,
-        warmupSeconds: options.warmupSeconds,
-        durationSeconds: options.durationSeconds,
-        ...work,
-      },
-      context,
-    );
+    const job = {
+      origin: target.origin,
+      connections: options.connections,
+      warmupSeconds: options.warmupSeconds,
+      durationSeconds: options.durationSeconds,
+      ...work,
+    };
+    measurement.result = await runLoadJob(job, context);
+    const halfRate = Math.floor(measurement.result.requestsPerSecond / 2);
+    if (scenario.halfPeakLatency && target.name.startsWith('gatehouse') && halfRate > 0) {
+      // Warm already: a short settle at the new rate, then the measured run.
+      measurement.halfPeak = await runLoadJob({ ...job, warmupSeconds: 1, ratePerSecond: halfRate }, context);
+    }
   } catch (error) {
     measurement.error = (error as Error).message;
   }

@@ -105,7 +105,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     [secret, ...config.previousSecrets].map((root) => deriveKey(root, purpose).toString('base64url'));
   const providerCookieKeys = cookieKeys('provider cookie keys v1');
   const csrf = createCsrfTokens(deriveKey(secret, 'csrf tokens v1'));
-  const oidcModels = createOidcModelQueries(pool);
+  const oidcModels = createOidcModelQueries(pool, { prepared: config.databaseUrl !== null });
   const clients = createClientLibrary({
     queries: cacheClientQueries(createClientQueries(pool), cache),
     cache,

@@ -5,6 +5,7 @@ import type { Scenario } from './scenario.ts';
 /** An opaque access token: no resource, so no audience and no JWT (RFC 8707 section 2). */
 export const clientCredentialsOpaque: Scenario = {
   name: 'cc-opaque',
+  halfPeakLatency: true,
   description: 'POST /token grant_type=client_credentials (opaque access token)',
   prepare: async (_target, { fixtures }) => ({
     kind: 'request',
@@ -20,6 +21,7 @@ export const clientCredentialsOpaque: Scenario = {
 function clientCredentialsJwt(alg: 'ES256' | 'RS256', variant: Scenario['variant']): Scenario {
   return {
     name: `cc-jwt-${alg.toLowerCase()}`,
+    halfPeakLatency: true,
     description: `POST /token grant_type=client_credentials resource=<API> (JWT access token, ${alg})`,
     ...(variant ? { variant } : {}),
     prepare: async (_target, { fixtures }) => ({
@@ -46,6 +48,7 @@ export const clientCredentialsRs256 = clientCredentialsJwt('RS256', {
 /** Introspection of one opaque token, minted once before the run (RFC 7662). */
 export const introspection: Scenario = {
   name: 'introspection',
+  halfPeakLatency: true,
   description: 'POST /token/introspection of an opaque access token',
   async prepare(target, { fixtures }) {
     const { access_token: token } = await postToken(target.origin, fixtures.serviceClient, {

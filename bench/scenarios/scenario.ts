@@ -16,6 +16,11 @@ export interface Scenario {
    * of each target with them for this scenario only, and stops it afterwards.
    */
   variant?: { options: Partial<TargetOptions>; label: string };
+  /**
+   * Also measure latency at half of the peak rate on Gatehouse (the p99 target is for a server with headroom, not
+   * one driven to saturation, where latency is mostly queueing).
+   */
+  halfPeakLatency?: boolean;
   /** Says how a number was obtained when it is not one autocannon request per operation. */
   note?(target: RunningTarget): string | undefined;
   /** Builds the load for one target, minting beforehand whatever tokens the requests carry. */

@@ -49,6 +49,7 @@ export const refresh: Scenario = {
 
 export const userinfo: Scenario = {
   name: 'userinfo',
+  halfPeakLatency: true,
   description: 'GET /me with an opaque access token',
   async prepare(target, context) {
     const tokens = await signIn(signInFlow(target, context, 'openid email profile'));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCleanupStack } from '../cleanup-stack.ts';
+import { noCpuPinning } from '../cpu-pinning.ts';
 import type { Fixtures } from '../fixtures.ts';
 import {
   createBenchDatabase,
@@ -62,14 +63,19 @@ export function gatehouseTarget(mode: 'real' | 'embedded'): TargetDefinition {
       mode === 'real'
         ? 'node src/main.ts serve, NODE_ENV=production, PostgreSQL + Redis'
         : 'node src/main.ts serve, embedded PGlite + in-memory store',
-    async start(context: TargetContext, { accessTokenAlg }): Promise<RunningTarget> {
+    async start(context: TargetContext, { accessTokenAlg, workers, pinned }): Promise<RunningTarget> {
       const { processes, pinning, fixtures } = context;
       const own = createCleanupStack(context.log);
       context.cleanup.defer(name, async () => void (await own.run()));
       try {
         const port = await freePort();
         const origin = `http://127.0.0.1:${port}`;
-        const config: Record<string, unknown> = { logLevel: 'warn', keys: { accessTokenAlg } };
+        const config: Record<string, unknown> = {
+          logLevel: 'warn',
+          keys: { accessTokenAlg },
+          ...(workers ? { cluster: { workers } } : {}),
+        };
+        let storage: RunningTarget['storage'];
         const env: NodeJS.ProcessEnv = {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
@@ -84,6 +90,7 @@ export function gatehouseTarget(mode: 'real' | 'embedded'): TargetDefinition {
           own.defer(`delete Redis keys ${prefix}*`, () => deleteRedisPrefix(prefix));
           Object.assign(env, { NODE_ENV: 'production', DATABASE_URL: database.url, REDIS_URL: redisUrl });
           config.redisKeyPrefix = prefix;
+          storage = { databaseUrl: database.url, redisPrefix: prefix };
         } else {
           const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
           own.defer(`remove ${dataDir}`, () => rmSync(dataDir, { recursive: true, force: true }));
@@ -100,12 +107,27 @@ export function gatehouseTarget(mode: 'real' | 'embedded'): TargetDefinition {
         };
         if (mode === 'real') await cli('migrate');
 
-        const { command, args } = pinning.wrap('server', process.execPath, [mainScript, 'serve']);
-        const server = processes.start(name, command, args, env);
+        const { command, args } = (pinned === false ? noCpuPinning : pinning).wrap(
+          'server',
+          process.execPath,
+          [mainScript, 'serve'],
+        );
+        // BENCH_CPU_PROF_DIR=<dir>: the server writes a V8 CPU profile there when it stops (for flame graphs).
+        const profileDir = process.env.BENCH_CPU_PROF_DIR;
+        const server = processes.start(name, command, args, {
+          ...env,
+          ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+        });
         own.defer(`stop ${name}`, () => server.stop());
         await waitForHttp(`${origin}/healthz`, server);
         await provision(cli, fixtures);
-        return { name, origin, checksPasswords: true, stop: async () => void (await own.run()) };
+        return {
+          name,
+          origin,
+          checksPasswords: true,
+          ...(storage ? { storage } : {}),
+          stop: async () => void (await own.run()),
+        };
       } catch (error) {
         await own.run();
         throw new Error(`${name} did not start: ${(error as Error).message}`, { cause: error });

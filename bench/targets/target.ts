@@ -25,6 +25,10 @@ export interface TargetContext {
 export interface TargetOptions {
   /** Algorithm of JWT access tokens (Gatehouse's `keys.accessTokenAlg`). */
   accessTokenAlg: SigningAlgorithm;
+  /** Gatehouse's `cluster.workers` (unset: its default, one per CPU the process may use in production). */
+  workers?: number;
+  /** False runs the server on every CPU (several workers need them); default: pinned when pinning is on. */
+  pinned?: boolean;
 }
 
 /** A started target: a server process on its own loopback port, provisioned with the fixtures. */
@@ -33,6 +37,8 @@ export interface RunningTarget {
   origin: string;
   /** False for the bare provider, whose sign-in has no password step (no argon2). */
   checksPasswords: boolean;
+  /** Where Gatehouse with real storage keeps its data (for measurements that look inside). */
+  storage?: { databaseUrl: string; redisPrefix: string };
   /** Stops the process and removes its database, Redis keys and files. */
   stop(): Promise<void>;
 }

@@ -84,7 +84,8 @@ const toApi = (row: ApiResourceRow): ApiResource => ({
   format: row.format,
   accessTokenTtl: row.access_token_ttl,
   builtin: row.builtin,
-  permissions: row.permissions,
+  // Rows come shared and frozen from the config cache: callers get arrays of their own.
+  permissions: [...row.permissions],
 });
 
 /** Role-based access control: roles, their permissions, who holds them, and the APIs that check them. */
@@ -164,7 +165,7 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       await roles.assignToClient(clientId, roleName);
     },
 
-    rolesOfAccount: (accountId: string) => roles.rolesOfAccount(accountId),
+    rolesOfAccount: async (accountId: string) => [...(await roles.rolesOfAccount(accountId))],
 
     /**
      * The roles and permissions of an account or a client. With an API, only the permissions that API declares
@@ -182,7 +183,7 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       const permissions = grants.permissions
         .map((grant) => grant.permission)
         .filter((permission) => !declared || declared.has(permission));
-      return { roles: grants.roles, permissions };
+      return { roles: [...grants.roles], permissions };
     },
 
     /** Whether an account holds a permission, through which roles, or why not. */

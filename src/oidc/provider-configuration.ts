@@ -15,6 +15,7 @@ import { acrValues } from './acr.ts';
 import { createDeviceFlowPages, userCodeMask } from './device-flow-pages.ts';
 import { createOutgoingFetch } from './outgoing-fetch.ts';
 import { createExtraTokenClaims, createResourceIndicators } from './resource-servers.ts';
+import { bitsOfOpaqueRandomness } from '../storage/model-names.ts';
 
 export interface ProviderConfigurationDeps {
   config: GatehouseConfig;
@@ -138,6 +139,7 @@ export function buildProviderConfiguration(deps: ProviderConfigurationDeps): Con
     // outlives sign-out and a Redis restart, as offline access should.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     extraTokenClaims: createExtraTokenClaims(deps.rbac),
+    formats: { bitsOfOpaqueRandomness },
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
       ClientCredentials: (_ctx, token) =>

@@ -26,13 +26,13 @@ export function cacheRoleQueries(queries: RoleQueries, cache: ConfigCache): Role
   return {
     ...queries,
     rolesOfAccount: (id) =>
-      cache.get('rbac', `roles:${id}`, () => queries.rolesOfAccount(id)) as Promise<string[]>,
+      cache.getShared('rbac', `roles:${id}`, () => queries.rolesOfAccount(id)) as Promise<string[]>,
     grantsOfAccount: (id) =>
-      cache.get('rbac', `account:${id}`, () => queries.grantsOfAccount(id)) as ReturnType<
+      cache.getShared('rbac', `account:${id}`, () => queries.grantsOfAccount(id)) as ReturnType<
         RoleQueries['grantsOfAccount']
       >,
     grantsOfClient: (id) =>
-      cache.get('rbac', `client:${id}`, () => queries.grantsOfClient(id)) as ReturnType<
+      cache.getShared('rbac', `client:${id}`, () => queries.grantsOfClient(id)) as ReturnType<
         RoleQueries['grantsOfClient']
       >,
     insert: write(queries.insert),
@@ -49,7 +49,7 @@ export function cacheApiResourceQueries(queries: ApiResourceQueries, cache: Conf
   const write = invalidating(cache, 'apis');
   return {
     ...queries,
-    find: (identifier) => cache.get('apis', identifier, () => queries.find(identifier)),
+    find: (identifier) => cache.getShared('apis', identifier, () => queries.find(identifier)),
     upsert: write(queries.upsert),
     addPermissions: write(queries.addPermissions),
     delete: write(queries.delete),

@@ -5,7 +5,7 @@ import { guardAdapter } from '../oidc/guarded-adapter.ts';
 import type { OidcModelQueries } from '../queries/oidc-model-queries.ts';
 import type { SessionQueries } from '../queries/session-queries.ts';
 import type { HotState } from './hot-state.ts';
-import { durableModels } from './model-names.ts';
+import { durableModels, refreshTokenIdLength } from './model-names.ts';
 import { createPostgresAdapter } from './postgres-adapter.ts';
 import { withSessionLedger } from './session-ledger.ts';
 
@@ -48,6 +48,7 @@ export function createModelAdapters(deps: ModelAdapterDeps): (model: string) => 
       return createPostgresAdapter(model, {
         queries: deps.oidcModels,
         reuseGraceSeconds: deps.reuseGraceSeconds,
+        ...(model === 'RefreshToken' ? { idLength: refreshTokenIdLength } : {}),
       });
     }
     const hot = deps.hotState.adapterFor(model);

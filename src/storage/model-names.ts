@@ -25,3 +25,18 @@ export function retentionAfterExpirySeconds(model: string): number {
   if (model === 'Session') return 0;
   return 15;
 }
+
+/**
+ * Opaque access tokens carry 264 bits (44 characters) and refresh tokens oidc-provider's default 256 (43), so a
+ * token's length says whether it can be a refresh token. oidc-provider looks a token given without a type hint up
+ * in every model it could be (introspection and revocation ask AccessToken, ClientCredentials and RefreshToken at
+ * once); with refresh tokens in Postgres, every introspection of an access token would otherwise cost a Postgres
+ * query for a refresh token that cannot exist. Refresh tokens issued before this rule stay 43 characters long.
+ */
+const longerOpaqueTokens: ReadonlySet<string> = new Set(['AccessToken', 'ClientCredentials']);
+export const refreshTokenIdLength = 43;
+
+/** oidc-provider's `formats.bitsOfOpaqueRandomness`. */
+export function bitsOfOpaqueRandomness(_ctx: unknown, token: { kind: string }): number {
+  return longerOpaqueTokens.has(token.kind) ? 264 : 256;
+}

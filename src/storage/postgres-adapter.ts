@@ -10,6 +10,8 @@ export interface PostgresAdapterOptions {
    * replay (the approach of Logto's `queries/oidc-model-instance.ts`, 3 s there).
    */
   reuseGraceSeconds: number;
+  /** Every id of the model has this length (see `refreshTokenIdLength`): others are not looked up at all. */
+  idLength?: number;
 }
 
 class NotApplicable extends Error {
@@ -19,9 +21,11 @@ class NotApplicable extends Error {
 /** oidc-provider adapter for the durable models (Grant, RefreshToken) in Postgres. */
 export function createPostgresAdapter(
   model: string,
-  { queries, reuseGraceSeconds }: PostgresAdapterOptions,
+  { queries, reuseGraceSeconds, idLength }: PostgresAdapterOptions,
 ): Adapter {
   const graceMs = model === 'RefreshToken' ? reuseGraceSeconds * 1000 : 0;
+  const couldBeStored = (id: string) =>
+    isStorableText(id) && (idLength === undefined || id.length === idLength);
 
   return {
     async upsert(id, payload, expiresIn) {
@@ -36,7 +40,7 @@ export function createPostgresAdapter(
     },
 
     async find(id) {
-      if (!isStorableText(id)) return undefined;
+      if (!couldBeStored(id)) return undefined;
       const row = await queries.find(model, id);
       if (!row) return undefined;
       const payload = row.payload as AdapterPayload;
@@ -55,10 +59,10 @@ export function createPostgresAdapter(
     },
 
     async consume(id) {
-      if (isStorableText(id)) await queries.consume(model, id);
+      if (couldBeStored(id)) await queries.consume(model, id);
     },
     async destroy(id) {
-      if (isStorableText(id)) await queries.destroy(model, id);
+      if (couldBeStored(id)) await queries.destroy(model, id);
     },
     async revokeByGrantId(grantId) {
       if (isStorableText(grantId)) await queries.revokeByGrantId(model, grantId);

@@ -179,6 +179,12 @@ describe('codes and refresh tokens', () => {
     const refreshed = await oidc.refreshTokenGrant(rp, first);
     expect(refreshed.refresh_token).toBeDefined();
     expect(refreshed.refresh_token).not.toBe(first);
+    // Lengths tell the stores apart (see bitsOfOpaqueRandomness): and introspection by either kind still works.
+    expect([first.length, refreshed.refresh_token!.length, refreshed.access_token.length]).toEqual([
+      43, 43, 44,
+    ]);
+    expect((await oidc.tokenIntrospection(rp, refreshed.refresh_token!)).active).toBe(true);
+    expect((await oidc.tokenIntrospection(rp, refreshed.access_token)).active).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 2200));
     const reuse = await postToken({ grant_type: 'refresh_token', refresh_token: first });
     expect(reuse).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });

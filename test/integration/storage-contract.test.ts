@@ -3,6 +3,7 @@ import { createPool, type Pool } from '../../src/db/pg-pool.ts';
 import { createOidcModelQueries } from '../../src/queries/oidc-model-queries.ts';
 import { connectRedis, waitForRedis } from '../../src/storage/connect-redis.ts';
 import { createMemoryHotState, createRedisHotState, type HotState } from '../../src/storage/hot-state.ts';
+import { bitsOfOpaqueRandomness, refreshTokenIdLength } from '../../src/storage/model-names.ts';
 import { createPostgresAdapter } from '../../src/storage/postgres-adapter.ts';
 import {
   createTestDatabase,
@@ -48,7 +49,10 @@ const backends: StorageBackend[] = [
     name: 'postgres',
     pointers: false,
     adapterFor: (model) =>
-      createPostgresAdapter(model, { queries: createOidcModelQueries(pool), reuseGraceSeconds: 0 }),
+      createPostgresAdapter(model, {
+        queries: createOidcModelQueries(pool, { prepared: true }),
+        reuseGraceSeconds: 0,
+      }),
   },
 ];
 
@@ -98,5 +102,36 @@ describe('the Postgres adapter for refresh tokens', () => {
     expect((await adapter.find(id))?.consumed).toBeUndefined();
     await sleep(2100);
     expect((await adapter.find(id))?.consumed).toEqual(expect.any(Number));
+  });
+
+  it('does not ask Postgres for an id whose length no refresh token has (an access token, say)', async () => {
+    const queries = createOidcModelQueries(pool);
+    const asked: string[] = [];
+    const adapter = createPostgresAdapter('RefreshToken', {
+      queries: {
+        ...queries,
+        find: (model, id) => {
+          asked.push(id);
+          return queries.find(model, id);
+        },
+      },
+      reuseGraceSeconds: 0,
+      idLength: refreshTokenIdLength,
+    });
+    const refreshTokenId = 'r'.repeat(refreshTokenIdLength);
+    await adapter.upsert(refreshTokenId, { accountId: 'a', kind: 'RefreshToken' }, 60);
+    expect(await adapter.find(refreshTokenId)).toMatchObject({ accountId: 'a' });
+    expect(await adapter.find('a'.repeat(refreshTokenIdLength + 1))).toBeUndefined();
+    expect(asked).toEqual([refreshTokenId]);
+  });
+});
+
+describe('opaque token lengths', () => {
+  it('makes access tokens longer than refresh tokens, so a length tells them apart', () => {
+    expect(Math.ceil(bitsOfOpaqueRandomness(undefined, { kind: 'RefreshToken' }) / 6)).toBe(
+      refreshTokenIdLength,
+    );
+    for (const kind of ['AccessToken', 'ClientCredentials'])
+      expect(Math.ceil(bitsOfOpaqueRandomness(undefined, { kind }) / 6)).not.toBe(refreshTokenIdLength);
   });
 });
