@@ -12,7 +12,7 @@ export interface Measurement {
   variant?: string;
   note?: string;
   result?: LoadResult;
-  /** The same load at half of `result`'s rate (scenarios with a latency target, Gatehouse targets only). */
+  /** The same load at half of `result`'s rate (scenarios with a latency target). */
   halfPeak?: LoadResult;
   error?: string;
 }

@@ -73,7 +73,7 @@ async function measure(
     };
     measurement.result = await runLoadJob(job, context);
     const halfRate = Math.floor(measurement.result.requestsPerSecond / 2);
-    if (scenario.halfPeakLatency && target.name.startsWith('gatehouse') && halfRate > 0) {
+    if (scenario.halfPeakLatency && halfRate > 0) {
       // Warm already: a short settle at the new rate, then the measured run.
       measurement.halfPeak = await runLoadJob({ ...job, warmupSeconds: 1, ratePerSecond: halfRate }, context);
     }

@@ -17,7 +17,7 @@ export interface Scenario {
    */
   variant?: { options: Partial<TargetOptions>; label: string };
   /**
-   * Also measure latency at half of the peak rate on Gatehouse (the p99 target is for a server with headroom, not
+   * Also measure latency at half of the peak rate, on every target (the p99 target is for a server with headroom, not
    * one driven to saturation, where latency is mostly queueing).
    */
   halfPeakLatency?: boolean;
