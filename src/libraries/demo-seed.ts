@@ -4,7 +4,8 @@ import type { RbacLibrary } from './rbac.ts';
 
 export const demoAccount = {
   email: 'demo@gatehouse.local',
-  password: 'gatehouse-demo-password',
+  // Must pass the password rules like any other (no part of the email address, 15+ characters).
+  password: 'gatehouse-sample-passphrase',
   name: 'Demo User',
 };
 export const demoClient = {
