@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createLatencySamples } from './latency-samples.ts';
+import { createLatencySamples, toLoadResult } from './latency-samples.ts';
 import type { HttpRequest, LoadResult, LoadTiming } from './load-job.ts';
 
 /**
@@ -67,16 +67,7 @@ export async function runPacedRequestLoad(
   try {
     if (job.warmupSeconds > 0) await run(job.warmupSeconds);
     const measured = await run(job.durationSeconds);
-    return {
-      tool: 'paced http',
-      requestsPerSecond: measured.latencies.count() / measured.seconds,
-      p50Ms: measured.latencies.percentile(50),
-      p99Ms: measured.latencies.percentile(99),
-      succeeded: measured.latencies.count(),
-      failed: measured.failed,
-      seconds: measured.seconds,
-      statusCodes: measured.statusCodes,
-    };
+    return toLoadResult('paced http', measured.latencies, measured);
   } finally {
     agent.destroy();
   }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { signIn, type SignInFlow } from './http-sign-in.ts';
-import { createLatencySamples } from './latency-samples.ts';
+import { createLatencySamples, toLoadResult } from './latency-samples.ts';
 import type { LoadResult, LoadTiming } from './load-job.ts';
 
 /**
@@ -35,15 +35,5 @@ async function loop(flow: SignInFlow, concurrency: number, seconds: number) {
 export async function runSignInLoad(job: LoadTiming & { flow: SignInFlow }): Promise<LoadResult> {
   if (job.warmupSeconds > 0) await loop(job.flow, job.connections, job.warmupSeconds);
   const run = await loop(job.flow, job.connections, job.durationSeconds);
-  return {
-    tool: 'fetch loop',
-    requestsPerSecond: run.durations.count() / run.seconds,
-    p50Ms: run.durations.percentile(50),
-    p99Ms: run.durations.percentile(99),
-    succeeded: run.durations.count(),
-    failed: run.failed,
-    seconds: run.seconds,
-    statusCodes: {},
-    ...(run.firstFailure ? { firstFailure: run.firstFailure } : {}),
-  };
+  return toLoadResult('fetch loop', run.durations, { ...run, statusCodes: {} });
 }
