@@ -7,8 +7,6 @@
  * Prints the results and writes them to bench/results/capacity-<timestamp>.json. Usage: `npm run bench:capacity
  * -- [--duration N] [--sessions N] [--accounts N]`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -18,14 +16,13 @@ import { createFixtures } from './fixtures.ts';
 import { readGatehouseDefaults } from './gatehouse-defaults.ts';
 import { signIn } from './http-sign-in.ts';
 import { runLoadJob } from './load-client.ts';
-import type { LoadResult } from './load-job.ts';
+import type { LoadResult, LoadWork } from './load-job.ts';
 import { describeMachine } from './machine.ts';
 import { createProcessGroup } from './process-group.ts';
-import { formatNumber } from './report.ts';
+import { formatNumber, writeJsonReport } from './report.ts';
 import { clientCredentialsOpaque } from './scenarios/client-credentials-scenarios.ts';
 import { passwordSignIn } from './scenarios/user-token-scenarios.ts';
 import { redisUrl } from './services.ts';
-import { generateSigningKeys } from './signing-keys.ts';
 import { gatehouseTarget } from './targets/gatehouse-target.ts';
 import type { RunningTarget, TargetContext, TargetOptions } from './targets/target.ts';
 
@@ -53,7 +50,8 @@ const context: TargetContext = {
   pinning,
   fixtures: createFixtures(),
   defaults,
-  baselineKeys: await generateSigningKeys(defaults.keys.algorithms),
+  // Only the bare provider signs with these; Gatehouse makes its own keys.
+  baselineKeys: [],
   log,
 };
 const realGatehouse = gatehouseTarget('real');
@@ -62,7 +60,7 @@ const start = (options: Partial<TargetOptions>) =>
 
 async function load(
   target: RunningTarget,
-  work: Awaited<ReturnType<typeof clientCredentialsOpaque.prepare>>,
+  work: LoadWork,
   options: { connections: number; pinning: CpuPinning },
 ): Promise<LoadResult> {
   const result = await runLoadJob(
@@ -216,10 +214,7 @@ async function main() {
     ),
     `sign-in p50 ratio (${largeAccountCount} / ${smallAccountCount} accounts): ${formatNumber(accounts.p50Ratio, 3)}`,
   ];
-  const directory = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(directory, { recursive: true });
-  const path = `${directory}capacity-${report.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`;
-  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+  const path = writeJsonReport(report, 'capacity-');
   process.stdout.write(`${lines.join('\n')}\nresults: ${path}\n`);
 }
 

@@ -117,11 +117,14 @@ export function formatTable(measurements: BenchReport['measurements']): string {
   return [line(header), rule, ...body].join('\n');
 }
 
-/** Writes the report as bench/results/<timestamp>.json (git-ignored) and returns the path. */
-export function writeJsonReport(report: BenchReport): string {
+/**
+ * Writes a report as bench/results/<prefix><timestamp>.json (git-ignored), the timestamp being its `startedAt`, and
+ * returns the path.
+ */
+export function writeJsonReport(report: { startedAt: string }, prefix = ''): string {
   const directory = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(directory, { recursive: true });
-  const path = `${directory}${report.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`;
+  const path = `${directory}${prefix}${report.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`;
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
   return path;
 }

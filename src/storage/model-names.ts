@@ -34,9 +34,12 @@ export function retentionAfterExpirySeconds(model: string): number {
  * query for a refresh token that cannot exist. Refresh tokens issued before this rule stay 43 characters long.
  */
 const longerOpaqueTokens: ReadonlySet<string> = new Set(['AccessToken', 'ClientCredentials']);
-export const refreshTokenIdLength = 43;
+const defaultOpaqueBits = 256;
+const longerOpaqueBits = 264;
+/** oidc-provider writes opaque ids in base64url, 6 bits a character. */
+export const refreshTokenIdLength = Math.ceil(defaultOpaqueBits / 6);
 
 /** oidc-provider's `formats.bitsOfOpaqueRandomness`. */
 export function bitsOfOpaqueRandomness(_ctx: unknown, token: { kind: string }): number {
-  return longerOpaqueTokens.has(token.kind) ? 264 : 256;
+  return longerOpaqueTokens.has(token.kind) ? longerOpaqueBits : defaultOpaqueBits;
 }

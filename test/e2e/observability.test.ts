@@ -17,6 +17,7 @@ const client = {
 describe('logs and metrics', () => {
   let gatehouse: GatehouseProcess;
   const secrets: string[] = [user.password, client.secret];
+  let totpSecret = '';
 
   beforeAll(async () => {
     gatehouse = await startGatehouseProcess({ env: { LOG_LEVEL: 'debug' } });
@@ -37,7 +38,8 @@ describe('logs and metrics', () => {
       '--first-party',
     );
     const enrolled = await gatehouse.cli('user', 'enroll-totp', '--email', user.email, '--json');
-    secrets.push((JSON.parse(enrolled.stdout) as { secret: string }).secret);
+    totpSecret = (JSON.parse(enrolled.stdout) as { secret: string }).secret;
+    secrets.push(totpSecret);
   }, 120_000);
 
   afterAll(async () => {
@@ -67,7 +69,7 @@ describe('logs and metrics', () => {
       user,
       async (session, html) => {
         const action = new URL(formAction(html, '/mfa'), gatehouse.url).href;
-        const code = await totpCodeAt(secrets[2]!, Math.floor(Date.now() / 1000));
+        const code = await totpCodeAt(totpSecret, Math.floor(Date.now() / 1000));
         secrets.push(code);
         return session.post(action, { csrf: formField(html, 'csrf'), code });
       },
