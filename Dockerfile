@@ -19,8 +19,9 @@ COPY views ./views
 COPY src ./src
 USER node
 EXPOSE 3000
+# Asks the server where it listens: loopback behind a wildcard HOST, HOST itself otherwise (as internalOriginFor).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const h = process.env.HOST; const a = !h || h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? '[' + h + ']' : h; fetch('http://' + a + ':' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains requests in flight and closes the pools (see src/cli/serve-command.ts).
 STOPSIGNAL SIGTERM
 CMD ["node", "src/main.ts", "serve"]

@@ -95,6 +95,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     audit,
     store: hotState.keyValue,
     sessionTtlSeconds: config.ttl.session,
+    log,
   });
   const throttles = createSignInThrottles(config, hotState);
   await keys.ensureKeys();
@@ -107,6 +108,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
   const csrf = createCsrfTokens(deriveKey(secret, 'csrf tokens v1'));
   const oidcModels = createOidcModelQueries(pool, { prepared: config.databaseUrl !== null });
   const clients = createClientLibrary({
+    pool,
     queries: cacheClientQueries(createClientQueries(pool), cache),
     cache,
     secretBox,
@@ -129,7 +131,10 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
   });
 
   const adminAudience = `${config.issuer}/admin`;
-  await rbac.ensureBuiltinApi(adminAudience, 'Gatehouse admin API', Object.values(adminPermissions));
+  await rbac.ensureBuiltinApi(adminAudience, 'Gatehouse admin API', {
+    [adminPermissions.read]: 'See the users, applications and settings of this Gatehouse',
+    [adminPermissions.write]: 'Change the users, applications and settings of this Gatehouse',
+  });
   const inspector = createTokenInspector({
     provider: () => providerHost.current(),
     publicKeys: () => providerHost.keySet().publicKeys,
@@ -194,6 +199,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     throttles,
     acr: acrValues,
     interactionTtlSeconds: config.ttl.interaction,
+    apis: rbac,
     federation: { federation, identityProviders, upstream, issuer: config.issuer },
   });
   const accountRouter = createAccountRouter({
@@ -213,7 +219,13 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
         .catch(() => undefined);
       return client?.clientName ?? clientId;
     },
-    providerSessionCookie: 'gh_session',
+    // Read with oidc-provider's own cookie jar and keys: a jar holding other keys too would re-sign the cookie
+    // with its first key, one oidc-provider cannot verify, and the browser would lose its session.
+    providerSessionId: (ctx) =>
+      providerHost
+        .current()
+        .createContext(ctx.req, ctx.res)
+        .cookies.get(providerHost.current().cookieName('session'), { signed: true }),
     accounts,
     passwordThrottle: throttles.passwordPerAccount,
     passwordMinLength: config.passwords.minLength,
@@ -230,7 +242,12 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     audit,
     throttles,
     identityProviders,
-    verify: createInProcessVerifier({ inspector, rbac, audience: adminAudience }),
+    verify: createInProcessVerifier({
+      inspector,
+      rbac,
+      audience: adminAudience,
+      clientAllowed: (clientId, api) => clients.allowsApi(clientId, api),
+    }),
     bodyLimitBytes: config.http.bodyLimitBytes,
   });
   const federationRouter = createFederationRouter({
@@ -239,6 +256,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     upstream,
     store: hotState.keyValue,
     pages,
+    audit,
   });
   const healthRouter = createHealthRouter([
     { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
@@ -251,8 +269,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     requestInfo,
     pages,
     metrics,
-    // The provider's keys only verify: they let the account page recognise oidc-provider's session cookie.
-    cookieKeys: [...cookieKeys('app cookie keys v1'), ...providerCookieKeys],
+    cookieKeys: cookieKeys('app cookie keys v1'),
     formRouters: [interactionRouter, accountRouter],
     routers: [healthRouter, federationRouter, adminRouter],
     providerHost,

@@ -4,6 +4,8 @@ import type Koa from 'koa';
 
 export interface RunningServer {
   server: Server;
+  /** The address it listens on (`::` or `0.0.0.0`: every interface). */
+  host: string;
   port: number;
   /** Stops accepting connections, lets requests in flight finish (up to `graceMs`), then resolves. */
   drain(graceMs: number): Promise<void>;
@@ -20,9 +22,11 @@ export function listen(app: Koa, port: number, host?: string): Promise<RunningSe
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      const address = server.address() as AddressInfo;
       resolve({
         server,
-        port: (server.address() as AddressInfo).port,
+        host: address.address,
+        port: address.port,
         drain(graceMs) {
           return new Promise((done) => {
             const timer = setTimeout(() => {
@@ -41,4 +45,13 @@ export function listen(app: Koa, port: number, host?: string): Promise<RunningSe
       });
     });
   });
+}
+
+/**
+ * Where this process reaches itself when it listens on `host` (null: every interface): loopback behind a wildcard,
+ * the address itself otherwise (a server bound to 10.0.0.5 or ::1 does not answer on 127.0.0.1).
+ */
+export function internalOriginFor(host: string | null, port: number): string {
+  const address = host === null || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }

@@ -26,19 +26,25 @@ export function registerAccessCommands(program: Command, context: () => CliConte
     .requiredOption('--email <email>', 'account email')
     .requiredOption('--permission <permission>', 'permission to explain')
     .option('--resource <uri>', 'API identifier: also check that its tokens can carry the permission')
-    .action(async (options: { email: string; permission: string; resource?: string }) => {
+    .option(
+      '--client <id>',
+      'with --resource: also check that this client’s tokens for the API will carry it',
+    )
+    .action(async (options: { email: string; permission: string; resource?: string; client?: string }) => {
       const cli = context();
       const explanation = await cli.withRuntime(async ({ libraries }) => {
         const account = await libraries.accounts.findByEmail(options.email);
         if (!account) throw notFound(`no account with email ${options.email}`);
         const api = options.resource ? await libraries.rbac.getApi(options.resource) : undefined;
-        return libraries.rbac.explain(account.id, options.permission, api);
+        const client = options.client ? await libraries.clients.get(options.client) : undefined;
+        return libraries.rbac.explain(account.id, options.permission, api, client);
       });
       cli.print(
         {
           email: options.email,
           permission: options.permission,
           ...(options.resource ? { resource: options.resource } : {}),
+          ...(options.client ? { client: options.client } : {}),
           ...explanation,
         },
         `${options.email} ${explanation.granted ? 'holds' : 'does not hold'} ${options.permission}: ${explanation.reason}`,

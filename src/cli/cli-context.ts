@@ -73,6 +73,7 @@ export function createCliContext(config: GatehouseConfig, isJson: () => boolean)
         const partial = { config, pool: database.pool, secret, libraries: base };
         let validator: ((metadata: Record<string, unknown>) => Promise<void>) | undefined;
         const clients = createClientLibrary({
+          pool: database.pool,
           queries: createClientQueries(database.pool),
           secretBox: base.secretBox,
           production: config.production,

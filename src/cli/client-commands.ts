@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
+import { invalidRequest } from '../errors/app-error.ts';
 import { collect, table } from './options.ts';
 
 interface ClientCreateOptions {
@@ -13,12 +14,27 @@ interface ClientCreateOptions {
   public?: boolean;
   firstParty?: boolean;
   role: string[];
+  api: string[];
   backchannelLogoutUri?: string;
   frontchannelLogoutUri?: string;
   initiateLoginUri?: string;
   clientUri?: string;
   authMethod?: 'client_secret_basic' | 'client_secret_post';
   requireMfa?: boolean;
+}
+
+interface ClientUpdateOptions {
+  id: string;
+  name?: string;
+  redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  grantType?: string[];
+  scope?: string;
+  firstParty?: boolean;
+  thirdParty?: boolean;
+  api: string[];
+  removeApi: string[];
+  backchannelLogoutUri?: string;
 }
 
 export function registerClientCommands(program: Command, context: () => CliContext): void {
@@ -47,6 +63,12 @@ export function registerClientCommands(program: Command, context: () => CliConte
     .option('--public', 'no secret (browser or native app); PKCE is then required')
     .option('--first-party', 'trusted application: its users are not asked for consent')
     .option('--role <role>', 'service-account role for client_credentials tokens (repeatable)', collect, [])
+    .option(
+      '--api <uri>',
+      'registered API this app may get user access tokens for (repeatable; any other resource is refused)',
+      collect,
+      [],
+    )
     .option('--backchannel-logout-uri <uri>', 'OpenID Connect Back-Channel Logout endpoint of the client')
     .option('--frontchannel-logout-uri <uri>', 'OpenID Connect Front-Channel Logout page of the client')
     .option(
@@ -75,6 +97,7 @@ export function registerClientCommands(program: Command, context: () => CliConte
           initiateLoginUri: options.initiateLoginUri,
           clientUri: options.clientUri,
           authMethod: options.authMethod,
+          apis: options.api,
         });
         for (const role of options.role) await libraries.rbac.assignToClient(options.id, role);
         if (options.requireMfa) await libraries.mfa.setClientRequired(options.id, true);
@@ -89,6 +112,40 @@ export function registerClientCommands(program: Command, context: () => CliConte
     });
 
   client
+    .command('update')
+    .description('change a registered application (the secret and the client type stay)')
+    .requiredOption('--id <id>', 'client_id')
+    .option('--name <name>', 'name shown on the sign-in and consent pages')
+    .option('--redirect-uri <uri>', 'redirect URIs, replacing the current ones (repeatable)', collect)
+    .option('--post-logout-redirect-uri <uri>', 'post-logout redirect URIs, replacing (repeatable)', collect)
+    .option('--grant-type <type>', 'grant types, replacing the current ones (repeatable)', collect)
+    .option('--scope <scopes>', 'scopes the client may request')
+    .option('--first-party', 'trusted application: its users are not asked for consent')
+    .option('--third-party', 'its users are asked for consent again')
+    .option('--api <uri>', 'allow user access tokens for this registered API (repeatable; adds)', collect, [])
+    .option('--remove-api <uri>', 'no longer allow this API (repeatable)', collect, [])
+    .option('--backchannel-logout-uri <uri>', 'OpenID Connect Back-Channel Logout endpoint ("" removes it)')
+    .action(async (options: ClientUpdateOptions) => {
+      const cli = context();
+      if (options.firstParty && options.thirdParty)
+        throw invalidRequest('give either --first-party or --third-party, not both', 'first-party');
+      const updated = await cli.withRuntime(({ libraries }) =>
+        libraries.clients.update(options.id, {
+          name: options.name,
+          redirectUris: options.redirectUri,
+          postLogoutRedirectUris: options.postLogoutRedirectUri,
+          grantTypes: options.grantType,
+          scope: options.scope,
+          firstParty: options.firstParty ? true : options.thirdParty ? false : undefined,
+          backchannelLogoutUri: options.backchannelLogoutUri,
+          addApis: options.api,
+          removeApis: options.removeApi,
+        }),
+      );
+      cli.print(updated, `updated client ${updated.id} (APIs: ${updated.apis.join(' ') || 'none'})`);
+    });
+
+  client
     .command('list')
     .description('list applications')
     .action(async () => {
@@ -97,11 +154,12 @@ export function registerClientCommands(program: Command, context: () => CliConte
       cli.print(
         clients,
         table([
-          ['ID', 'TYPE', 'GRANT TYPES', 'REDIRECT URIS'],
+          ['ID', 'TYPE', 'GRANT TYPES', 'APIS', 'REDIRECT URIS'],
           ...clients.map((c) => [
             c.id,
             c.public ? 'public' : 'confidential',
             c.grantTypes.join(' '),
+            c.apis.join(' '),
             c.redirectUris.join(' '),
           ]),
         ]),

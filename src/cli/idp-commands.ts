@@ -37,10 +37,19 @@ export function registerIdpCommands(program: Command, context: () => CliContext)
     .option('--name <name>', 'shown on the button "Continue with <name>"')
     .option(
       '--link-policy <policy>',
-      'an existing account with the verified email: confirm (password once), auto, never',
+      'an existing account with the verified email: confirm (its password once), auto (needs --trust-email), never',
       linkPolicy,
     )
-    .option('--role-rule <claim=value:role>', 'give a role from an upstream claim (repeatable)', roleRule, [])
+    .option(
+      '--trust-email',
+      'the upstream verifies the emails it marks verified: lets --link-policy auto link without a password',
+    )
+    .option(
+      '--role-rule <claim=value:role>',
+      'give a role from an upstream claim the user cannot edit, checked at every sign-in (repeatable)',
+      roleRule,
+      [],
+    )
     .action(
       async (options: {
         id: string;
@@ -51,6 +60,7 @@ export function registerIdpCommands(program: Command, context: () => CliContext)
         scope?: string;
         name?: string;
         linkPolicy?: LinkPolicy;
+        trustEmail?: boolean;
         roleRule: RoleRule[];
       }) => {
         const cli = context();
@@ -76,8 +86,16 @@ export function registerIdpCommands(program: Command, context: () => CliContext)
       cli.print(
         providers.map(({ redirectUri, ...rest }) => ({ ...rest, redirect_uri: redirectUri })),
         table([
-          ['ID', 'TYPE', 'NAME', 'ISSUER', 'CALLBACK URL'],
-          ...providers.map((p) => [p.id, p.type, p.name, p.issuer, p.redirectUri]),
+          ['ID', 'TYPE', 'NAME', 'ISSUER', 'LINK POLICY', 'TRUST EMAIL', 'CALLBACK URL'],
+          ...providers.map((p) => [
+            p.id,
+            p.type,
+            p.name,
+            p.issuer,
+            p.linkPolicy,
+            p.trustEmail ? 'yes' : 'no',
+            p.redirectUri,
+          ]),
         ]),
       );
     });

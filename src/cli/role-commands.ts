@@ -8,6 +8,12 @@ function tokenFormat(value: string): 'jwt' | 'opaque' {
   return value;
 }
 
+function describedPermission(value: string, previous: Record<string, string>): Record<string, string> {
+  const split = value.indexOf('=');
+  if (split < 1) throw new InvalidArgumentError('expected PERMISSION=description');
+  return { ...previous, [value.slice(0, split)]: value.slice(split + 1) };
+}
+
 export function registerRoleCommands(program: Command, context: () => CliContext): void {
   const role = program.command('role').description('manage roles and their permissions');
 
@@ -93,11 +99,18 @@ export function registerRoleCommands(program: Command, context: () => CliContext
       tokenFormat,
       'jwt',
     )
-    .option('--name <name>', 'display name')
+    .option('--name <name>', 'display name (shown on the consent page)')
+    .option(
+      '--describe <permission=text>',
+      'what a permission lets an app do, in words the consent page shows (repeatable), e.g. "documents:read=Read your documents"',
+      describedPermission,
+      {},
+    )
     .action(
       async (options: {
         identifier: string;
         permission: string[];
+        describe: Record<string, string>;
         format: 'jwt' | 'opaque';
         name?: string;
       }) => {
@@ -106,6 +119,7 @@ export function registerRoleCommands(program: Command, context: () => CliContext
           libraries.rbac.createApi({
             identifier: options.identifier,
             permissions: options.permission,
+            descriptions: options.describe,
             format: options.format,
             name: options.name,
           }),

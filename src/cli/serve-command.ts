@@ -5,8 +5,15 @@ import { createGatehouse } from '../app.ts';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import { resolveSecret } from '../config/resolve-secret.ts';
 import { openDatabase } from '../db/open-database.ts';
+import {
+  createAdminBootstrap,
+  readBootstrapAdmin,
+  type BootstrapAdmin,
+} from '../libraries/bootstrap-admin.ts';
 import { demoAccount, demoClient, seedDemo } from '../libraries/demo-seed.ts';
-import { listen } from '../server.ts';
+import { createPasswordPolicy, loadCommonPasswords } from '../libraries/password-policy.ts';
+import { createRoleHolderQueries } from '../queries/role-holder-queries.ts';
+import { internalOriginFor, listen } from '../server.ts';
 import { superviseWorkers, workerCount } from '../cluster-supervisor.ts';
 import { connectConfiguredRedis, waitForRedis } from '../storage/connect-redis.ts';
 import { createMemoryHotState, createRedisHotState } from '../storage/hot-state.ts';
@@ -33,14 +40,27 @@ export async function serve(config: GatehouseConfig): Promise<void> {
     destination,
   );
   process.once('exit', () => destination.flushSync());
+  // Read and checked before any worker starts: a bad password file stops start-up instead of a worker's.
+  const bootstrapAdmin = await readBootstrapAdmin(
+    config.bootstrapAdmin,
+    createPasswordPolicy(config.passwords, loadCommonPasswords()),
+  );
   const workers = workerCount(config);
   if (workers.reason && config.cluster.workers > 1) log.warn(workers.reason);
   if (workers.count > 1 && cluster.isPrimary) return superviseWorkers(workers.count, log);
-  return serveProcess(config, log.child(cluster.isWorker ? { worker: cluster.worker!.id } : {}));
+  return serveProcess(
+    config,
+    log.child(cluster.isWorker ? { worker: cluster.worker!.id } : {}),
+    bootstrapAdmin,
+  );
 }
 
 /** One Gatehouse process: the only one, or a worker of the cluster. */
-async function serveProcess(config: GatehouseConfig, log: Logger): Promise<void> {
+async function serveProcess(
+  config: GatehouseConfig,
+  log: Logger,
+  bootstrapAdmin: BootstrapAdmin | undefined,
+): Promise<void> {
   // In a cluster, the first worker seeds and prints where to go; the others just serve.
   const leader = !cluster.isWorker || cluster.worker!.id === 1;
   const { secret, generated } = resolveSecret(config);
@@ -70,18 +90,31 @@ async function serveProcess(config: GatehouseConfig, log: Logger): Promise<void>
     hotState,
     log,
     secret,
-    internalOrigin: () => `http://127.0.0.1:${port}`,
+    internalOrigin: () => internalOriginFor(config.host, port),
   });
-  const showDemo = leader && !config.production && config.seedDemo;
+  if (leader && bootstrapAdmin) {
+    const created = await createAdminBootstrap({
+      accounts: gatehouse.accounts,
+      rbac: gatehouse.rbac,
+      roleHolders: createRoleHolderQueries(database.pool),
+    }).ensure(bootstrapAdmin);
+    if (created)
+      log.info({ email: created.email }, 'created the first administrator from the bootstrap variables');
+    else log.info('an administrator exists: the bootstrap variables changed nothing');
+  }
+  // The demo password is in the README: its account (an admin) only ever lives in an embedded database, which
+  // serves this machine alone. A database of one's own starts empty (see bootstrap-admin.ts for the first admin).
+  const showDemo = leader && !config.production && config.seedDemo && config.databaseUrl === null;
   if (showDemo && (await seedDemo(gatehouse)))
     log.info({ email: demoAccount.email }, 'seeded the demo user and client');
   const demoPresent = showDemo && (await gatehouse.accounts.findByEmail(demoAccount.email)) !== undefined;
 
-  const running = await listen(gatehouse.app, config.port);
+  const running = await listen(gatehouse.app, config.port, config.host ?? undefined);
   port = running.port;
   log.info(
     {
       issuer: config.issuer,
+      host: running.host,
       port,
       storage: { postgres: database.embedded ? 'embedded' : 'external', hot: hotState.kind },
     },

@@ -3,7 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { isLoopbackHost } from '../libraries/loopback.ts';
 import { configSchema, type Config } from './schema.ts';
 
-/** Configuration after defaults are resolved: the issuer is always known, the secret may still be absent. */
+/**
+ * Configuration after defaults are resolved: the issuer is always known, the secret may still be absent, and
+ * `host` is null only where the server listens on every interface.
+ */
 export type GatehouseConfig = Omit<Config, 'issuer'> & { issuer: string };
 
 export class ConfigError extends Error {
@@ -53,11 +56,40 @@ function parsePort(value: string): number {
   return Number(value);
 }
 
+/** The modes NODE_ENV may name; unset means development. */
+const nodeEnvironments = ['production', 'development', 'test'];
+
+/**
+ * A typo such as `NODE_ENV=prodution` would otherwise run the development defaults (a demo account, a generated
+ * secret) on a real deployment, and it names the `config/<NODE_ENV>.json` read next.
+ */
+function assertKnownNodeEnv(env: NodeJS.ProcessEnv): void {
+  if (env.NODE_ENV && !nodeEnvironments.includes(env.NODE_ENV))
+    throw new ConfigError(
+      `NODE_ENV "${env.NODE_ENV}" is not one of ${nodeEnvironments.join(', ')} (leave it unset for development)`,
+    );
+}
+
+/** The bootstrap administrator's password is read from a file only, so it never sits in the environment. */
+function bootstrapAdminOverrides(env: NodeJS.ProcessEnv): Json | undefined {
+  if (env.GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD !== undefined)
+    throw new ConfigError(
+      'GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD is not read: put the password in a file and name the file in ' +
+        'GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE',
+    );
+  const overrides: Json = {};
+  if (env.GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL) overrides.email = env.GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL;
+  if (env.GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE)
+    overrides.passwordFile = env.GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE;
+  return Object.keys(overrides).length > 0 ? overrides : undefined;
+}
+
 /** Environment variables of the outside contract, mapped onto config keys. */
 function environmentOverrides(env: NodeJS.ProcessEnv): Json {
   const overrides: Json = {};
   if (env.NODE_ENV === 'production') overrides.production = true;
   if (env.PORT) overrides.port = parsePort(env.PORT);
+  if (env.HOST) overrides.host = env.HOST;
   if (env.ISSUER) overrides.issuer = env.ISSUER;
   if (env.DATABASE_URL) overrides.databaseUrl = env.DATABASE_URL;
   if (env.REDIS_URL) overrides.redisUrl = env.REDIS_URL;
@@ -67,6 +99,8 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Json {
       .map((value) => value.trim())
       .filter(Boolean);
   if (env.LOG_LEVEL) overrides.logLevel = env.LOG_LEVEL;
+  const bootstrapAdmin = bootstrapAdminOverrides(env);
+  if (bootstrapAdmin) overrides.bootstrapAdmin = bootstrapAdmin;
   return overrides;
 }
 
@@ -97,11 +131,12 @@ function assertProductionReady(config: GatehouseConfig): void {
 }
 
 /**
- * Reads `config/default.json`, then `config/<NODE_ENV>.json`, then the file named by GATEHOUSE_CONFIG, then the
- * JSON object in GATEHOUSE_CONFIG_JSON, then the contract's environment variables, and validates the result.
- * Throws a ConfigError naming the offending key.
+ * Refuses an unknown NODE_ENV, then reads `config/default.json`, then `config/<NODE_ENV>.json`, then the file
+ * named by GATEHOUSE_CONFIG, then the JSON object in GATEHOUSE_CONFIG_JSON, then the contract's environment
+ * variables, and validates the result. Throws a ConfigError naming the offending key.
  */
 export function loadConfig(env: NodeJS.ProcessEnv): GatehouseConfig {
+  assertKnownNodeEnv(env);
   let merged = readJson(`${configDir}default.json`, 'default configuration');
   const envFile = env.NODE_ENV ? `${configDir}${env.NODE_ENV}.json` : undefined;
   if (envFile && existsSync(envFile))
@@ -113,8 +148,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): GatehouseConfig {
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
 
+  const { email, passwordFile } = parsed.data.bootstrapAdmin;
+  if ((email === null) !== (passwordFile === null))
+    throw new ConfigError(
+      'config key "bootstrapAdmin": GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL and GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE ' +
+        'go together (set both, or neither)',
+    );
   const issuer = (parsed.data.issuer ?? `http://localhost:${parsed.data.port}`).replace(/\/+$/, '');
-  const config: GatehouseConfig = { ...parsed.data, issuer };
+  // A development server answers this machine only, unless HOST asks for more; production listens everywhere.
+  const host = parsed.data.host ?? (parsed.data.production ? null : '127.0.0.1');
+  const config: GatehouseConfig = { ...parsed.data, issuer, host };
   if (config.production) assertProductionReady(config);
   return config;
 }

@@ -31,6 +31,14 @@ export const configSchema = z
       .boolean()
       .describe('Production mode (NODE_ENV=production): refuses insecure defaults instead of warning.'),
     port: z.number().int().min(0).max(65535).describe('TCP port the HTTP server listens on (env PORT).'),
+    host: z
+      .string()
+      .regex(/^[\w.:%-]+$/, 'expected an IP address or a host name (IPv6 without brackets)')
+      .nullable()
+      .describe(
+        'Address the HTTP server listens on (env HOST), e.g. 0.0.0.0, :: or ::1. Unset: 127.0.0.1 outside ' +
+          'production (a development server is not reachable from the network), every interface in production.',
+      ),
     issuer: z
       .url({ protocol: /^https?$/ })
       .nullable()
@@ -96,7 +104,29 @@ export const configSchema = z
       .describe('Trust X-Forwarded-* headers from a TLS-terminating proxy in front of Gatehouse.'),
     seedDemo: z
       .boolean()
-      .describe('Outside production, seed a demo user and a demo client when the database has no accounts.'),
+      .describe(
+        'With embedded storage (no DATABASE_URL) outside production, seed a demo user and a demo client when ' +
+          'the database has no accounts. Never with DATABASE_URL: the demo password is public.',
+      ),
+    bootstrapAdmin: z
+      .object({
+        email: z
+          .email()
+          .nullable()
+          .describe('Email of the first administrator (env GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL).'),
+        passwordFile: z
+          .string()
+          .min(1)
+          .nullable()
+          .describe(
+            'File holding its password, such as a Docker secret (env GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE); ' +
+              'a trailing newline is dropped. The password itself never goes in the environment or a config file.',
+          ),
+      })
+      .describe(
+        'At start, while no account holds the admin role, create this account (email verified) with role ' +
+          'admin. Both keys or neither; once an administrator exists they change nothing.',
+      ),
     http: z
       .object({
         bodyLimitBytes: z

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { AccountQueries, AccountRow } from '../queries/account-queries.ts';
@@ -36,6 +37,37 @@ export function toAccount(row: AccountRow): Account {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+const placeholderDomain = 'users.noreply.invalid';
+
+/**
+ * The address of an account whose upstream did not vouch for an email: every account needs a unique one (the
+ * schema), and this one can never be delivered to nor belong to anyone (`.invalid`, RFC 2606), so no other account,
+ * link or relying party can mistake it for a person's address. `idpId` is `[a-z0-9-]`; a subject of lowercase
+ * letters and digits (GitHub's user id) is kept readable after the last `-`, any other is hashed after a `.`, which
+ * the readable form never has: distinct (upstream, subject) pairs never give the same address.
+ */
+export function placeholderEmail(idpId: string, subject: string): string {
+  const local = /^[a-z0-9]{1,40}$/.test(subject)
+    ? `${idpId}-${subject}`
+    : `${idpId}.${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
+  return `${local}@${placeholderDomain}`;
+}
+
+/** Whether an account's email is a placeholder (see placeholderEmail): no address at all, for relying parties. */
+export function isPlaceholderEmail(email: string): boolean {
+  return email.toLowerCase().endsWith(`@${placeholderDomain}`);
+}
+
+/**
+ * An upstream's email as Gatehouse may use it: trimmed, a well-formed address, and never one in the reserved
+ * `.invalid` domain (an upstream naming a placeholder must not reach the account that has it). Else undefined.
+ */
+export function usableUpstreamEmail(email: string | undefined): string | undefined {
+  const trimmed = email?.trim();
+  if (!trimmed || !emailSchema.safeParse(trimmed).success) return undefined;
+  return /\.invalid\.?$/i.test(trimmed) ? undefined : trimmed;
 }
 
 export function normaliseEmail(email: string): string {

@@ -22,7 +22,9 @@ export type AuditEventType =
   | 'keys.rotated'
   | 'secrets.reencrypted'
   | 'federation.linked'
-  | 'federation.unlinked';
+  | 'federation.unlinked'
+  | 'federation.callback_refused'
+  | 'federation.roles_changed';
 
 export interface AuditEvent {
   id: string;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { withTransaction, type Pool } from '../db/pg-pool.ts';
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { ClientQueries, ClientRow } from '../queries/client-queries.ts';
 import { isLoopbackHost } from './loopback.ts';
@@ -32,6 +33,8 @@ export interface NewClientInput {
   /** Home page of the application. */
   clientUri?: string | undefined;
   authMethod?: 'client_secret_basic' | 'client_secret_post' | undefined;
+  /** Registered APIs (identifiers) this client may get user access tokens for; any other `resource` is refused. */
+  apis?: string[] | undefined;
 }
 
 export interface ClientSummary {
@@ -44,6 +47,8 @@ export interface ClientSummary {
   postLogoutRedirectUris: string[];
   scope: string;
   backchannelLogoutUri: string | null;
+  /** APIs the client may get user access tokens for. */
+  apis: string[];
 }
 
 /** Validates metadata the way oidc-provider will read it (its own client schema); throws with a description. */
@@ -92,6 +97,7 @@ function toSummary(row: ClientRow): ClientSummary {
     postLogoutRedirectUris: metadata.post_logout_redirect_uris ?? [],
     scope: (metadata.scope as string | undefined) ?? '',
     backchannelLogoutUri: (metadata.backchannel_logout_uri as string | undefined) ?? null,
+    apis: [...row.apis],
   };
 }
 
@@ -164,6 +170,7 @@ export function buildClientMetadata(input: NewClientInput, production: boolean):
 
 /** OAuth clients: registration by operators (CLI, admin API) and lookup for oidc-provider. */
 export function createClientLibrary(deps: {
+  pool: Pool;
   queries: ClientQueries;
   secretBox: SecretBox;
   validateMetadata: ClientMetadataValidator;
@@ -171,6 +178,15 @@ export function createClientLibrary(deps: {
   cache?: ConfigCache;
 }) {
   const { queries, secretBox, validateMetadata, production, cache = noConfigCache } = deps;
+
+  /** The distinct API identifiers asked for, each registered (else a 404 naming the first unknown one). */
+  async function checkApis(apis: readonly string[] | undefined): Promise<string[]> {
+    const unique = [...new Set(apis ?? [])];
+    const unknown = unique.length > 0 ? await queries.unknownApis(unique) : [];
+    if (unknown.length > 0)
+      throw notFound(`no API with identifier ${unknown[0]} (register it with: gatehouse api create)`);
+    return unique;
+  }
 
   async function validate(metadata: Record<string, unknown>, secret: string | undefined) {
     try {
@@ -191,15 +207,22 @@ export function createClientLibrary(deps: {
       }
       const secret = input.public ? undefined : (input.secret ?? randomBytes(32).toString('base64url'));
       await validate(metadata, secret);
+      const apis = await checkApis(input.apis);
       if (await queries.findById(input.id)) throw conflict(`a client with id ${input.id} already exists`);
       try {
-        const row = await queries.insert({
-          id: input.id,
-          sealedSecret: secret ? secretBox.seal(secret, secretContext) : null,
-          metadata,
-          firstParty: input.firstParty,
+        await withTransaction(deps.pool, async (tx) => {
+          await queries.insert(
+            {
+              id: input.id,
+              sealedSecret: secret ? secretBox.seal(secret, secretContext) : null,
+              metadata,
+              firstParty: input.firstParty,
+            },
+            tx,
+          );
+          await queries.setApis(input.id, apis, tx);
         });
-        return { client: toSummary(row), secret };
+        return { client: toSummary((await queries.findById(input.id))!), secret };
       } catch (error) {
         if ((error as { code?: string }).code === '23505')
           throw conflict(`a client with id ${input.id} already exists`);
@@ -233,7 +256,14 @@ export function createClientLibrary(deps: {
           | 'firstParty'
           | 'backchannelLogoutUri'
         >
-      >,
+      > & {
+        /** Replaces the allowed APIs. */
+        apis?: string[] | undefined;
+        /** Adds to the allowed APIs. */
+        addApis?: string[] | undefined;
+        /** Removes from the allowed APIs. */
+        removeApis?: string[] | undefined;
+      },
     ): Promise<ClientSummary> {
       const row = await queries.findById(id);
       if (!row) throw notFound(`no client with id ${id}`);
@@ -259,9 +289,17 @@ export function createClientLibrary(deps: {
         metadata,
         row.sealed_secret ? secretBox.open(row.sealed_secret, secretContext) : undefined,
       );
-      const updated = await queries.update({ id, metadata, firstParty: merged.firstParty });
+      const removed = new Set(patch.removeApis ?? []);
+      const apis = await checkApis(
+        [...(patch.apis ?? current.apis), ...(patch.addApis ?? [])].filter((api) => !removed.has(api)),
+      );
+      const updated = await withTransaction(deps.pool, async (tx) => {
+        const row = await queries.update({ id, metadata, firstParty: merged.firstParty }, tx);
+        if (row) await queries.setApis(id, apis, tx);
+        return row;
+      });
       if (!updated) throw notFound(`no client with id ${id}`);
-      return toSummary(updated);
+      return toSummary((await queries.findById(id))!);
     },
 
     async list(): Promise<ClientSummary[]> {
@@ -285,6 +323,12 @@ export function createClientLibrary(deps: {
      * every request a client makes, so cached, opened, and shared (frozen): oidc-provider only hashes it to find
      * its own Client instance.
      */
+    /** Whether the client may get user access tokens for this API (its `--api` list). */
+    async allowsApi(clientId: string, api: string): Promise<boolean> {
+      const metadata = await this.findProviderMetadata(clientId);
+      return Array.isArray(metadata?.['allowed_apis']) && metadata['allowed_apis'].includes(api);
+    },
+
     async findProviderMetadata(id: string): Promise<Readonly<Record<string, unknown>> | undefined> {
       return cache.getShared('clients', id, async () => {
         const row = await queries.findById(id);
@@ -295,6 +339,7 @@ export function createClientLibrary(deps: {
           ...(row.sealed_secret ? { client_secret: secretBox.open(row.sealed_secret, secretContext) } : {}),
           first_party: row.first_party,
           mfa_required: row.mfa_required,
+          allowed_apis: [...row.apis],
         };
       });
     },

@@ -16,8 +16,10 @@ export const demoClient = {
 };
 
 /**
- * First run on an empty database (outside production): a demo user holding the `admin` role and a demo client,
- * so a newcomer can sign in to `/account` and try an app right away. Never runs once any account exists.
+ * First run on an empty embedded database (outside production): a demo user holding the `admin` role and a demo
+ * client, so a newcomer can sign in to `/account` and try an app right away. Never runs once any account exists.
+ * The caller never runs it against DATABASE_URL: the demo password is published, so a deployment would hand out
+ * an administrator (its first admin comes from `bootstrap-admin.ts` or `gatehouse user create --role admin`).
  */
 export async function seedDemo(libraries: {
   accounts: AccountLibrary;

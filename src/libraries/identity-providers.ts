@@ -22,6 +22,8 @@ export interface NewIdentityProvider {
   scope?: string | undefined;
   name?: string | undefined;
   linkPolicy?: LinkPolicy | undefined;
+  /** The upstream verifies the addresses it marks `email_verified` (see IdentityProvider.trustEmail). */
+  trustEmail?: boolean | undefined;
   roleRules?: RoleRule[] | undefined;
 }
 
@@ -34,6 +36,11 @@ export interface IdentityProvider {
   scope: string;
   enabled: boolean;
   linkPolicy: LinkPolicy;
+  /**
+   * The operator vouches that this upstream verifies the addresses it marks `email_verified` (it sends mail to
+   * them, or owns the domain). Only then does link policy `auto` link without the account's password.
+   */
+  trustEmail: boolean;
   roleRules: RoleRule[];
   /** The callback URL to register at the upstream. */
   redirectUri: string;
@@ -52,6 +59,66 @@ const presets: Record<IdentityProviderType, { issuer?: string; scope: string; na
 };
 
 const idPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/**
+ * Claims an OpenID upstream lets its users set to anything they like (their profile), so a role rule reading one
+ * would let a user pick their own roles: OIDC Core section 5.1's profile claims. `email` and `phone_number` count
+ * only when the upstream marks them verified (see ruleClaims).
+ */
+const userEditableOidcClaims = new Set([
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'preferred_username',
+  'profile',
+  'picture',
+  'website',
+  'gender',
+  'birthdate',
+  'zoneinfo',
+  'locale',
+  'address',
+  'updated_at',
+]);
+
+/**
+ * GitHub's user fields a role rule may read: the numeric `id` (never reused), `site_admin` (set by GitHub or the
+ * Enterprise administrator) and the verified primary `email`. Everything else on `/user` (`login`, `name`,
+ * `company`, `blog`, `bio`, ...) the user edits, and a `login` given up is free for anyone to take.
+ */
+const githubRuleClaims = new Set(['id', 'site_admin', 'email']);
+
+/** Why a role rule may not read `claim` from an upstream of `type`, or undefined when it may. */
+export function ruleClaimProblem(type: IdentityProviderType, claim: string): string | undefined {
+  if (type === 'github') {
+    return githubRuleClaims.has(claim)
+      ? undefined
+      : `a role rule cannot read the GitHub field "${claim}": the user can change it (rules may read ${[...githubRuleClaims].join(', ')})`;
+  }
+  return userEditableOidcClaims.has(claim)
+    ? `a role rule cannot read the claim "${claim}": users edit it at the upstream`
+    : undefined;
+}
+
+/**
+ * The claims of an upstream sign-in that role rules may read: those the user cannot set freely. An email (or
+ * phone number) counts only when the upstream says it verified it; otherwise it is as if it were absent.
+ */
+export function ruleClaims(
+  type: IdentityProviderType,
+  profile: { claims: Record<string, unknown>; email: string | undefined; emailVerified: boolean },
+): Record<string, unknown> {
+  const readable: Record<string, unknown> = {};
+  for (const [claim, value] of Object.entries(profile.claims)) {
+    if (!ruleClaimProblem(type, claim)) readable[claim] = value;
+  }
+  delete readable.email;
+  if (profile.emailVerified && profile.email !== undefined) readable.email = profile.email;
+  if (type !== 'github' && profile.claims.phone_number_verified !== true) delete readable.phone_number;
+  return readable;
+}
 
 /** The upstream callback: `<ISSUER>/federation/<id>/callback` (a contract). */
 export const federationRedirectUri = (issuer: string, id: string) => `${issuer}/federation/${id}/callback`;
@@ -95,6 +162,7 @@ export function createIdentityProviderLibrary(deps: {
     scope: row.scope,
     enabled: row.enabled,
     linkPolicy: row.link_policy,
+    trustEmail: row.trust_email,
     roleRules: row.role_rules,
     redirectUri: federationRedirectUri(deps.issuer, row.id),
   });
@@ -119,6 +187,8 @@ export function createIdentityProviderLibrary(deps: {
       for (const rule of input.roleRules ?? []) {
         if (!rule.claim || !rule.value || !rule.role)
           throw invalidRequest('a role rule reads claim=value:role', 'role_rule');
+        const problem = ruleClaimProblem(input.type, rule.claim);
+        if (problem) throw invalidRequest(problem, 'role_rule');
       }
       if (await deps.queries.findProvider(input.id))
         throw conflict(`an identity provider with id ${input.id} already exists`);
@@ -141,6 +211,7 @@ export function createIdentityProviderLibrary(deps: {
         sealed_client_secret: deps.secretBox.seal(input.clientSecret, sealContexts.upstreamClientSecret),
         scope: (input.scope ?? preset.scope).trim().split(/\s+/).join(' '),
         link_policy: input.linkPolicy ?? 'confirm',
+        trust_email: input.trustEmail ?? false,
         role_rules: input.roleRules ?? [],
       });
       return toProvider((await deps.queries.findProvider(input.id))!);

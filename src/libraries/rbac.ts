@@ -19,6 +19,8 @@ export interface ApiResource {
   accessTokenTtl: number | null;
   builtin: boolean;
   permissions: string[];
+  /** Permission → what it lets an application do, in words (shown on the consent page). */
+  descriptions: Record<string, string>;
 }
 
 /** What a subject (account or client) may do: its roles and the permissions they give, in one API's terms. */
@@ -57,6 +59,16 @@ export function checkPermissions(permissions: readonly string[]): void {
   }
 }
 
+function checkDescriptions(descriptions: Readonly<Record<string, string>>): void {
+  for (const [permission, description] of Object.entries(descriptions)) {
+    if (description.trim().length === 0 || description.length > 200 || /\p{Cc}/u.test(description))
+      throw invalidRequest(
+        `the description of ${permission} must be 1-200 characters on one line`,
+        'description',
+      );
+  }
+}
+
 function checkApiIdentifier(identifier: string): void {
   let url: URL;
   try {
@@ -86,11 +98,31 @@ const toApi = (row: ApiResourceRow): ApiResource => ({
   builtin: row.builtin,
   // Rows come shared and frozen from the config cache: callers get arrays of their own.
   permissions: [...row.permissions],
+  descriptions: { ...row.descriptions },
 });
 
 /** Role-based access control: roles, their permissions, who holds them, and the APIs that check them. */
 export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: ApiResourceQueries }) {
   const { pool, roles, apis } = deps;
+
+  /**
+   * The roles and permissions of an account or a client. With an API, only the permissions that API declares
+   * (what its tokens may carry); without, all of them.
+   */
+  async function effectiveAccess(
+    subject: { accountId: string } | { clientId: string },
+    api?: ApiResource,
+  ): Promise<EffectiveAccess> {
+    const grants =
+      'accountId' in subject
+        ? await roles.grantsOfAccount(subject.accountId)
+        : await roles.grantsOfClient(subject.clientId);
+    const declared = api ? new Set(api.permissions) : undefined;
+    const permissions = grants.permissions
+      .map((grant) => grant.permission)
+      .filter((permission) => !declared || declared.has(permission));
+    return { roles: [...grants.roles], permissions };
+  }
 
   async function requireRole(name: string): Promise<RoleRow> {
     const role = await roles.find(name);
@@ -154,6 +186,21 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       return roles.assignToAccount(accountId, roleName);
     },
 
+    /**
+     * Applies what an upstream's role rules matched at a sign-in (see RoleQueries.syncRolesFromIdp). Returns what
+     * changed, and the matched roles that no longer exist (a rule outliving its role), which nothing grants.
+     */
+    async syncRolesFromIdp(
+      accountId: string,
+      idpId: string,
+      roleNames: readonly string[],
+    ): Promise<{ granted: string[]; removed: string[]; missing: string[] }> {
+      const wanted = [...new Set(roleNames)];
+      const found = new Set(await roles.existing(wanted));
+      const changes = await roles.syncRolesFromIdp(accountId, idpId, wanted);
+      return { ...changes, missing: wanted.filter((name) => !found.has(name)) };
+    },
+
     async removeFromAccount(accountId: string, roleName: string): Promise<void> {
       await requireRole(roleName);
       if (!(await roles.removeFromAccount(accountId, roleName)))
@@ -167,27 +214,41 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
 
     rolesOfAccount: async (accountId: string) => [...(await roles.rolesOfAccount(accountId))],
 
+    effectiveAccess,
+
     /**
-     * The roles and permissions of an account or a client. With an API, only the permissions that API declares
-     * (what its tokens may carry); without, all of them.
+     * What an access token lets its subject do now (the one rule behind the `permissions` claim, introspection and
+     * Gatehouse's own APIs): the permissions the subject holds, that the API declares, and that the token's scope
+     * names. A user's token for an API carries only what its client asked for (and the user consented to), so an
+     * empty scope gives none; a client's own token (`client_credentials`) is narrowed only when it was issued for a
+     * scope.
      */
-    async effectiveAccess(
-      subject: { accountId: string } | { clientId: string },
-      api?: ApiResource,
+    async tokenAccess(
+      token: { accountId?: string | undefined; clientId: string; scope?: string | undefined },
+      api: ApiResource | undefined,
     ): Promise<EffectiveAccess> {
-      const grants =
-        'accountId' in subject
-          ? await roles.grantsOfAccount(subject.accountId)
-          : await roles.grantsOfClient(subject.clientId);
-      const declared = api ? new Set(api.permissions) : undefined;
-      const permissions = grants.permissions
-        .map((grant) => grant.permission)
-        .filter((permission) => !declared || declared.has(permission));
-      return { roles: [...grants.roles], permissions };
+      const access = await effectiveAccess(
+        token.accountId ? { accountId: token.accountId } : { clientId: token.clientId },
+        api,
+      );
+      const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
+      // A token for no API (the OpenID userinfo token) has no permission scopes to narrow by: introspection
+      // reports what its subject holds, and an API must check `aud` before trusting it.
+      if (!api || (!token.accountId && scopes.size === 0)) return access;
+      return { roles: access.roles, permissions: access.permissions.filter((p) => scopes.has(p)) };
     },
 
-    /** Whether an account holds a permission, through which roles, or why not. */
-    async explain(accountId: string, permission: string, api?: ApiResource): Promise<Explanation> {
+    /**
+     * Whether an account holds a permission, through which roles, or why not; with an API, also whether that API's
+     * tokens can carry it, and with a client, whether that client's tokens will (it must be allowed the API and ask
+     * for the permission in `scope`; a third-party client also needs the user's consent).
+     */
+    async explain(
+      accountId: string,
+      permission: string,
+      api?: ApiResource,
+      client?: { id: string; apis: readonly string[]; firstParty: boolean },
+    ): Promise<Explanation> {
       const grants = await roles.grantsOfAccount(accountId);
       const via = grants.permissions.find((grant) => grant.permission === permission)?.roles ?? [];
       if (via.length === 0) {
@@ -204,10 +265,21 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
           reason: `roles ${via.join(', ')} hold ${permission}, but the API ${api.identifier} does not declare it, so its tokens never carry it`,
         };
       }
+      if (api && client && !client.apis.includes(api.identifier)) {
+        return {
+          granted: false,
+          via,
+          reason: `roles ${via.join(', ')} hold ${permission}, but the client ${client.id} is not allowed the API ${api.identifier} (gatehouse client update --id ${client.id} --api ${api.identifier}), so it gets no token for it`,
+        };
+      }
+      const held = `granted through role${via.length > 1 ? 's' : ''} ${via.join(', ')}`;
+      if (!api) return { granted: true, via, reason: held };
+      const asker = client ? `the client ${client.id}` : 'the client';
+      const consent = client?.firstParty ? '' : ' and the user consents to it';
       return {
         granted: true,
         via,
-        reason: `granted through role${via.length > 1 ? 's' : ''} ${via.join(', ')}`,
+        reason: `${held}; a token for ${api.identifier} carries it only when ${asker} asks for the scope ${permission}${consent}`,
       };
     },
 
@@ -215,12 +287,16 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       identifier: string;
       name?: string | undefined;
       permissions?: readonly string[];
+      /** Permission → what it lets an application do, in words (at most 200 characters). */
+      descriptions?: Readonly<Record<string, string>> | undefined;
       format?: 'jwt' | 'opaque';
       accessTokenTtl?: number | undefined;
     }): Promise<ApiResource> {
       checkApiIdentifier(input.identifier);
-      const permissions = [...new Set(input.permissions ?? [])];
+      const descriptions = input.descriptions ?? {};
+      const permissions = [...new Set([...(input.permissions ?? []), ...Object.keys(descriptions)])];
       checkPermissions(permissions);
+      checkDescriptions(descriptions);
       if (await apis.find(input.identifier))
         throw conflict(`an API with identifier ${input.identifier} already exists`);
       await withTransaction(pool, async (tx) => {
@@ -234,16 +310,20 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
           },
           tx,
         );
-        await apis.addPermissions(input.identifier, permissions, tx);
+        await apis.addPermissions(input.identifier, permissions, tx, descriptions);
       });
       return toApi((await apis.find(input.identifier))!);
     },
 
     /** Registers an API Gatehouse itself serves (its admin API) with the permissions it checks. */
-    async ensureBuiltinApi(identifier: string, name: string, permissions: readonly string[]): Promise<void> {
+    async ensureBuiltinApi(
+      identifier: string,
+      name: string,
+      descriptions: Readonly<Record<string, string>>,
+    ): Promise<void> {
       await withTransaction(pool, async (tx) => {
         await apis.upsert({ identifier, name, format: 'jwt', accessTokenTtl: null, builtin: true }, tx);
-        await apis.addPermissions(identifier, permissions, tx);
+        await apis.addPermissions(identifier, Object.keys(descriptions), tx, descriptions);
       });
     },
 

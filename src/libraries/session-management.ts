@@ -12,8 +12,16 @@ export interface SignOutResult {
 }
 
 interface StoredSession {
+  uid?: string;
   accountId?: string;
+  exp?: number;
   authorizations?: Record<string, { grantId?: string; sid?: string }>;
+}
+
+/** A live Gatehouse sign-in session: whose it is, and its uid (the id changes at each sign-in step, the uid never). */
+export interface BrowserSession {
+  uid: string;
+  accountId: string;
 }
 
 /**
@@ -65,8 +73,24 @@ export function createSessionManagement(deps: {
     return grants;
   }
 
+  async function findStored(sessionId: string): Promise<StoredSession | undefined> {
+    return (await adapterFor('Session').find(sessionId)) as StoredSession | undefined;
+  }
+
   return {
     listSessions: deps.ledger.listSessions,
+
+    /**
+     * The signed-in session with this id (from the browser's session cookie), undefined once it has ended: signed
+     * out, revoked, expired or never signed in. One read of the hot store.
+     */
+    async findBrowserSession(sessionId: string): Promise<BrowserSession | undefined> {
+      const stored = await findStored(sessionId);
+      if (!stored?.accountId || !stored.uid) return undefined;
+      if (typeof stored.exp === 'number' && stored.exp <= Math.floor(Date.now() / 1000)) return undefined;
+      return { uid: stored.uid, accountId: stored.accountId };
+    },
+
     listGrants: deps.ledger.listGrants,
 
     async revokeSession(accountId: string, sessionId: string, actor: string): Promise<void> {
@@ -88,14 +112,33 @@ export function createSessionManagement(deps: {
       });
     },
 
-    /** Ends every session of the account and revokes every grant, offline ones included. */
-    async signOutEverywhere(accountId: string, actor: string): Promise<SignOutResult> {
-      const sessions = await queries.listActive(accountId);
+    /**
+     * Ends every session of the account and revokes every grant, offline ones included. `except` keeps one session
+     * of the account and the grants it holds: the browser that just changed the password stays signed in, and its
+     * apps keep working, while every other session and grant ends.
+     */
+    async signOutEverywhere(
+      accountId: string,
+      actor: string,
+      options: { except?: string | undefined } = {},
+    ): Promise<SignOutResult> {
+      const kept = options.except ? await findStored(options.except) : undefined;
+      const keptSession = kept?.accountId === accountId ? options.except : undefined;
+      const keptGrants = new Set(
+        keptSession
+          ? Object.values(kept?.authorizations ?? {}).map((authorization) => authorization.grantId)
+          : [],
+      );
+      const sessions = (await queries.listActive(accountId)).filter((row) => row.session_id !== keptSession);
       for (const session of sessions) await endSession(accountId, session.session_id);
-      const grants = await queries.grantsOf(accountId);
+      const grants = (await queries.grantsOf(accountId)).filter((row) => !keptGrants.has(row.id));
       for (const grant of grants) await revokeGrantTokens(grant.id);
       const result = { sessions: sessions.length, grants: grants.length };
-      await audit.record('session.revoked', { accountId, actor, details: { everywhere: true, ...result } });
+      await audit.record('session.revoked', {
+        accountId,
+        actor,
+        details: { everywhere: true, ...result, ...(keptSession ? { keptCurrent: true } : {}) },
+      });
       return result;
     },
 

@@ -1,5 +1,5 @@
 import type { Account as ProviderAccount, FindAccount } from 'oidc-provider';
-import type { AccountLibrary } from '../libraries/accounts.ts';
+import { isPlaceholderEmail, type AccountLibrary } from '../libraries/accounts.ts';
 
 /** Role names of an account; supplied by the RBAC library. */
 export type RolesOf = (accountId: string) => Promise<string[]>;
@@ -29,8 +29,10 @@ export function createFindAccount(
         return {
           ...(idp ? { idp } : {}),
           sub: account.id,
-          email: account.email,
-          email_verified: account.emailVerified,
+          // A placeholder (an upstream sign-in that vouched for no address) is no address: the account has none.
+          ...(isPlaceholderEmail(account.email)
+            ? {}
+            : { email: account.email, email_verified: account.emailVerified }),
           name: account.name ?? undefined,
           updated_at: Math.floor(account.updatedAt.getTime() / 1000),
           roles: await rolesOf(account.id),

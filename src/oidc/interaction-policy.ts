@@ -11,6 +11,8 @@ const { base, Check } = interactionPolicy;
  * - `mfa_requested`: the authorization request asks for the MFA `acr` in `acr_values`;
  * - `mfa_policy`: a role of the user or the client requires MFA.
  *
+ * and one more reason to ask for the password again: `account_unavailable`, a session whose account is gone.
+ *
  * Both are satisfied by a session whose `acr` is the MFA one, so they cost one prompt per session.
  */
 export function createInteractionPolicy(deps: { mfa: MfaLibrary; mfaAcr: string }) {
@@ -18,6 +20,13 @@ export function createInteractionPolicy(deps: { mfa: MfaLibrary; mfaAcr: string 
   const login = policy.get('login')!;
   const hasMfa = (ctx: KoaContextWithOIDC) => ctx.oidc.session?.acr === deps.mfaAcr;
 
+  // A session outlives its account when the account is disabled or deleted without ending its sessions (straight
+  // in the database, say): findAccount no longer finds it, and the browser must sign in again, not go on as nobody.
+  login.checks.add(
+    new Check('account_unavailable', "the session's account is disabled or deleted", (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
   login.checks.add(
     new Check('mfa_requested', 'the client asks for a second factor (acr_values)', (ctx) => {
       const requested = String(ctx.oidc.params?.acr_values ?? '').split(' ');

@@ -16,7 +16,8 @@ type IntrospectionBody = Record<string, unknown> & {
  * 1. Gatehouse answers for its own JWT access tokens, which oidc-provider refuses (`unsupported_token_type`):
  *    signature, expiry and a live grant are checked, so a JWT of a revoked grant is inactive.
  * 2. Every active answer carries the subject's `roles` and `permissions` as they are now (for a registered API,
- *    only the permissions it declares), whatever the token said when it was issued.
+ *    only the permissions it declares, narrowed by the token's scope: `rbac.tokenAccess`), whatever the token said
+ *    when it was issued.
  */
 export function installIntrospectionExtensions(
   provider: Provider,
@@ -63,8 +64,14 @@ export function installIntrospectionExtensions(
           ? [answer.aud]
           : [];
       const api = audiences.length === 1 ? await deps.rbac.findApi(audiences[0]!) : undefined;
-      const subject = answer.sub ? { accountId: answer.sub } : { clientId: String(answer.client_id) };
-      const access = await deps.rbac.effectiveAccess(subject, api);
+      const access = await deps.rbac.tokenAccess(
+        {
+          accountId: answer.sub,
+          clientId: String(answer.client_id),
+          scope: typeof answer['scope'] === 'string' ? answer['scope'] : undefined,
+        },
+        api,
+      );
       answer.roles = access.roles;
       answer.permissions = access.permissions;
     });

@@ -73,6 +73,7 @@ export function buildProviderConfiguration(deps: ProviderConfigurationDeps): Con
         'mfa_required',
         'frontchannel_logout_uri',
         'frontchannel_logout_session_required',
+        'allowed_apis',
       ],
     },
     enabledJWA: {

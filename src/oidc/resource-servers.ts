@@ -1,4 +1,4 @@
-import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ApiResource, RbacLibrary } from '../libraries/rbac.ts';
 import { guardStorage } from './guarded-adapter.ts';
 
@@ -7,14 +7,48 @@ type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['re
 /** The private claim carrying a user access token's grant, so a JWT can be checked against revocation. */
 export const grantIdClaim = 'grant_id';
 
+/** The APIs a client may get user access tokens for (`client create --api`), from its provider metadata. */
+export function allowedApisOf(client: { metadata(): Record<string, unknown> } | undefined): string[] {
+  const apis = client?.metadata()['allowed_apis'];
+  return Array.isArray(apis) ? apis.map(String) : [];
+}
+
 /**
  * APIs as oidc-provider's resource servers (RFC 8707): a `resource` naming a registered API gets an access token
  * for it, a JWT (RFC 9068) unless the API asked for opaque tokens. Unknown resources are `invalid_target`.
+ *
+ * An API's permissions are the scopes a client asks for to get them. Which resources a client may ask for, and which
+ * scopes it may get, depends on whose token it is:
+ * - a user's token (code, device, refresh): only for the APIs the client is allowed (`--api`), else
+ *   `invalid_target`, so that an app a user signs in to cannot act on an API it has no business with (the confused
+ *   deputy: any app an administrator uses getting tokens for Gatehouse's admin API). Once the user is known, only the
+ *   permissions they hold are offered, so consent asks for nothing they could not use;
+ * - a client's own token (`client_credentials`): any registered API, carrying what the client's own roles give there.
+ *   A `scope` that names none of the API's permissions is `invalid_scope` (rather than a token for everything).
  */
 export function createResourceIndicators(deps: {
   rbac: RbacLibrary;
   accessTokenAlg: 'RS256' | 'ES256' | 'EdDSA';
 }): ResourceIndicators {
+  async function offeredScopes(ctx: KoaContextWithOIDC, client: Client | undefined, api: ApiResource) {
+    if (ctx.oidc.route === 'token' && ctx.oidc.params?.['grant_type'] === 'client_credentials') {
+      const asked = String(ctx.oidc.params['scope'] ?? '')
+        .split(' ')
+        .filter(Boolean);
+      if (asked.length > 0 && !asked.some((scope) => api.permissions.includes(scope)))
+        throw new errors.InvalidScope(
+          `none of the requested scopes is a permission of ${api.identifier}`,
+          asked.join(' '),
+        );
+      return api.permissions;
+    }
+    if (!allowedApisOf(client).includes(api.identifier))
+      throw new errors.InvalidTarget(`this client is not allowed to request tokens for ${api.identifier}`);
+    const accountId = ctx.oidc.session?.accountId;
+    if (!accountId || !/(^|_)(authorization|resume)$/.test(ctx.oidc.route)) return api.permissions;
+    return (await deps.rbac.effectiveAccess({ accountId }, api)).permissions;
+  }
+
   return {
     enabled: true,
     async defaultResource(_ctx, _client, oneOf) {
@@ -23,12 +57,12 @@ export function createResourceIndicators(deps: {
     async useGrantedResource() {
       return false;
     },
-    async getResourceServerInfo(_ctx, resourceIndicator) {
+    async getResourceServerInfo(ctx, resourceIndicator, client) {
       const api = await guardStorage(() => deps.rbac.findApi(resourceIndicator));
       if (!api) throw new errors.InvalidTarget(`${resourceIndicator} is not a registered API`);
+      const scopes = await guardStorage(() => offeredScopes(ctx, client, api));
       return {
-        // An API's permissions are also scopes a client may ask for, to get a narrower token.
-        scope: api.permissions.join(' '),
+        scope: scopes.join(' '),
         audience: api.identifier,
         accessTokenFormat: api.format,
         ...(api.accessTokenTtl ? { accessTokenTTL: api.accessTokenTtl } : {}),
@@ -45,8 +79,9 @@ function apiOf(token: {
 }
 
 /**
- * What a JWT access token says about its subject, fixed at issuance: the roles, and the permissions the API
- * declares. Opaque tokens carry nothing here; introspection answers for them with what is true at that moment.
+ * What a JWT access token says about its subject, fixed at issuance: the roles, and the permissions of the API that
+ * the subject holds and the token's scope names (`rbac.tokenAccess`, the rule introspection and Gatehouse's own
+ * APIs apply too). Opaque tokens carry nothing here; introspection answers for them with what is true at that moment.
  */
 export function createExtraTokenClaims(rbac: RbacLibrary): NonNullable<Configuration['extraTokenClaims']> {
   return async (_ctx: KoaContextWithOIDC, token) => {
@@ -54,9 +89,14 @@ export function createExtraTokenClaims(rbac: RbacLibrary): NonNullable<Configura
     if (!identifier) return undefined;
     return guardStorage(async () => {
       const api = (await rbac.findApi(identifier)) as ApiResource;
-      const subject =
-        token.kind === 'ClientCredentials' ? { clientId: token.clientId! } : { accountId: token.accountId! };
-      const access = await rbac.effectiveAccess(subject, api);
+      const access = await rbac.tokenAccess(
+        {
+          accountId: token.kind === 'ClientCredentials' ? undefined : token.accountId,
+          clientId: token.clientId!,
+          scope: token.scope,
+        },
+        api,
+      );
       return {
         roles: access.roles,
         permissions: access.permissions,

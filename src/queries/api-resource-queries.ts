@@ -7,11 +7,14 @@ export interface ApiResourceRow {
   access_token_ttl: number | null;
   builtin: boolean;
   permissions: string[];
+  /** Permission → what it lets an application do, in words (only those described). */
+  descriptions: Record<string, string>;
 }
 
 const withPermissions = `
   SELECT a.identifier, a.name, a.format, a.access_token_ttl, a.builtin,
-         COALESCE(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions
+         COALESCE(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions,
+         COALESCE(jsonb_object_agg(p.permission, p.description) FILTER (WHERE p.description IS NOT NULL), '{}') AS descriptions
   FROM api_resources a LEFT JOIN api_permissions p ON p.api_identifier = a.identifier`;
 
 /** APIs (resource servers) and the permissions each declares. */
@@ -34,15 +37,20 @@ export function createApiResourceQueries(db: Queryable) {
       );
     },
 
+    /** Declares permissions; a description given replaces the one kept, none keeps it. */
     async addPermissions(
       identifier: string,
       permissions: readonly string[],
       tx: Queryable = db,
+      descriptions: Readonly<Record<string, string>> = {},
     ): Promise<void> {
       if (permissions.length === 0) return;
       await tx.query(
-        'INSERT INTO api_permissions (api_identifier, permission) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
-        [identifier, permissions],
+        `INSERT INTO api_permissions (api_identifier, permission, description)
+         SELECT $1, p, d FROM unnest($2::text[], $3::text[]) AS t(p, d)
+         ON CONFLICT (api_identifier, permission)
+         DO UPDATE SET description = COALESCE(EXCLUDED.description, api_permissions.description)`,
+        [identifier, permissions, permissions.map((permission) => descriptions[permission] ?? null)],
       );
     },
 

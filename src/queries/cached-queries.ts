@@ -17,6 +17,7 @@ export function cacheClientQueries(queries: ClientQueries, cache: ConfigCache): 
     insert: write(queries.insert),
     upsert: write(queries.upsert),
     update: write(queries.update),
+    setApis: write(queries.setApis),
     delete: write(queries.delete),
   };
 }
@@ -40,6 +41,7 @@ export function cacheRoleQueries(queries: RoleQueries, cache: ConfigCache): Role
     removePermission: write(queries.removePermission),
     delete: write(queries.delete),
     assignToAccount: write(queries.assignToAccount),
+    syncRolesFromIdp: write(queries.syncRolesFromIdp),
     removeFromAccount: write(queries.removeFromAccount),
     assignToClient: write(queries.assignToClient),
   };

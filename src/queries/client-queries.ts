@@ -6,6 +6,8 @@ export interface ClientRow {
   metadata: Record<string, unknown>;
   first_party: boolean;
   mfa_required: boolean;
+  /** APIs the client may get user access tokens for (table client_apis). */
+  apis: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -17,7 +19,9 @@ export interface ClientRecord {
   firstParty: boolean;
 }
 
-const columns = 'id, sealed_secret, metadata, first_party, mfa_required, created_at, updated_at';
+const columns = `id, sealed_secret, metadata, first_party, mfa_required,
+  ARRAY(SELECT api_identifier FROM client_apis a WHERE a.client_id = clients.id ORDER BY 1) AS apis,
+  created_at, updated_at`;
 
 export function createClientQueries(db: Queryable) {
   return {
@@ -38,16 +42,38 @@ export function createClientQueries(db: Queryable) {
       );
     },
 
-    async update(client: {
-      id: string;
-      metadata: Record<string, unknown>;
-      firstParty: boolean;
-    }): Promise<ClientRow | undefined> {
-      const { rows } = await db.query<ClientRow>(
+    async update(
+      client: { id: string; metadata: Record<string, unknown>; firstParty: boolean },
+      tx: Queryable = db,
+    ): Promise<ClientRow | undefined> {
+      const { rows } = await tx.query<ClientRow>(
         `UPDATE clients SET metadata = $2, first_party = $3, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
         [client.id, client.metadata, client.firstParty],
       );
       return rows[0];
+    },
+
+    /** Replaces the APIs a client may get user access tokens for. */
+    async setApis(clientId: string, apis: readonly string[], tx: Queryable = db): Promise<void> {
+      await tx.query('DELETE FROM client_apis WHERE client_id = $1 AND NOT (api_identifier = ANY($2))', [
+        clientId,
+        apis,
+      ]);
+      if (apis.length > 0)
+        await tx.query(
+          `INSERT INTO client_apis (client_id, api_identifier) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+          [clientId, apis],
+        );
+    },
+
+    /** Which of these API identifiers are not registered. */
+    async unknownApis(identifiers: readonly string[]): Promise<string[]> {
+      const { rows } = await db.query<{ identifier: string }>(
+        'SELECT identifier FROM api_resources WHERE identifier = ANY($1)',
+        [identifiers],
+      );
+      const known = new Set(rows.map((row) => row.identifier));
+      return identifiers.filter((identifier) => !known.has(identifier));
     },
 
     async findById(id: string): Promise<ClientRow | undefined> {

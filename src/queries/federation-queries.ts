@@ -10,6 +10,7 @@ export interface IdentityProviderRow {
   scope: string;
   enabled: boolean;
   link_policy: 'confirm' | 'auto' | 'never';
+  trust_email: boolean;
   role_rules: { claim: string; value: string; role: string }[];
   created_at: Date;
 }
@@ -24,15 +25,15 @@ export interface LinkedIdentityRow {
 }
 
 const providerColumns =
-  'id, type, name, issuer, client_id, sealed_client_secret, scope, enabled, link_policy, role_rules, created_at';
+  'id, type, name, issuer, client_id, sealed_client_secret, scope, enabled, link_policy, trust_email, role_rules, created_at';
 
 /** Upstream identity providers and the identities linked to accounts. */
 export function createFederationQueries(db: Queryable) {
   return {
     async insertProvider(row: Omit<IdentityProviderRow, 'created_at' | 'enabled'>): Promise<void> {
       await db.query(
-        `INSERT INTO identity_providers (id, type, name, issuer, client_id, sealed_client_secret, scope, link_policy, role_rules)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO identity_providers (id, type, name, issuer, client_id, sealed_client_secret, scope, link_policy, trust_email, role_rules)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [
           row.id,
           row.type,
@@ -42,6 +43,7 @@ export function createFederationQueries(db: Queryable) {
           row.sealed_client_secret,
           row.scope,
           row.link_policy,
+          row.trust_email,
           JSON.stringify(row.role_rules),
         ],
       );

@@ -93,12 +93,50 @@ export function createRoleQueries(db: Queryable) {
       return (rowCount ?? 0) > 0;
     },
 
+    /**
+     * An operator's assignment. A role an upstream's rule gave becomes the operator's (`granted_by_idp` NULL), so
+     * the rule no longer takes it away.
+     */
     async assignToAccount(accountId: string, roleName: string, tx: Queryable = db): Promise<boolean> {
       const { rowCount } = await tx.query(
-        'INSERT INTO account_roles (account_id, role_name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        `INSERT INTO account_roles (account_id, role_name) VALUES ($1, $2)
+         ON CONFLICT (account_id, role_name) DO UPDATE SET granted_by_idp = NULL
+         WHERE account_roles.granted_by_idp IS NOT NULL`,
         [accountId, roleName],
       );
       return (rowCount ?? 0) > 0;
+    },
+
+    /**
+     * What an upstream's role rules say at a sign-in through it: the account gets the existing roles of `roles`
+     * (marked as given by `idpId`) and loses those `idpId` gave that are no longer in it. Roles an operator
+     * assigned, or another upstream gave, are left alone. One statement, so it is all or nothing.
+     */
+    async syncRolesFromIdp(
+      accountId: string,
+      idpId: string,
+      roleNames: readonly string[],
+    ): Promise<{ granted: string[]; removed: string[] }> {
+      const { rows } = await db.query<{ change: 'granted' | 'removed'; role_name: string }>(
+        `WITH granted AS (
+           INSERT INTO account_roles (account_id, role_name, granted_by_idp)
+           SELECT $1, r.name, $2 FROM roles r WHERE r.name = ANY($3::text[])
+           ON CONFLICT (account_id, role_name) DO NOTHING
+           RETURNING role_name
+         ), removed AS (
+           DELETE FROM account_roles
+           WHERE account_id = $1 AND granted_by_idp = $2 AND NOT (role_name = ANY($3::text[]))
+           RETURNING role_name
+         )
+         SELECT 'granted' AS change, role_name FROM granted
+         UNION ALL SELECT 'removed' AS change, role_name FROM removed
+         ORDER BY role_name`,
+        [accountId, idpId, roleNames],
+      );
+      return {
+        granted: rows.filter((row) => row.change === 'granted').map((row) => row.role_name),
+        removed: rows.filter((row) => row.change === 'removed').map((row) => row.role_name),
+      };
     },
 
     async removeFromAccount(accountId: string, roleName: string): Promise<boolean> {

@@ -44,7 +44,10 @@ export function createSessionQueries(db: Queryable) {
       expiresAt: Date;
     }): Promise<void> {
       await db.query(
-        `INSERT INTO account_sessions (session_id, account_id, ip, user_agent, clients, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+        // A session can outlive its account (deleted straight in the database): nothing is recorded for it then.
+        `INSERT INTO account_sessions (session_id, account_id, ip, user_agent, clients, expires_at)
+         SELECT $1::text, $2::text, $3::text, $4::text, $5::text[], $6::timestamptz
+         WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $2::text)
          ON CONFLICT (session_id) DO UPDATE SET
            account_id = $2, ip = COALESCE($3, account_sessions.ip), user_agent = COALESCE($4, account_sessions.user_agent),
            clients = $5, last_seen_at = now(), expires_at = $6`,

@@ -4,8 +4,11 @@ import { federationRedirectUri } from '../libraries/identity-providers.ts';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
 import { UpstreamError, type UpstreamSignIn } from '../libraries/upstream-sign-in.ts';
 import type { KeyValueStore } from '../storage/hot-state.ts';
+import { isSameBrowser } from '../libraries/browser-binding.ts';
+import type { AuditLog } from '../libraries/audit.ts';
 import { interactionUrl } from './interaction/interaction-helpers.ts';
 import {
+  federationBrowserCookie,
   outcomeKey,
   pendingKey,
   type FederationOutcome,
@@ -22,8 +25,13 @@ const failureMessages: Record<string, (name: string) => string> = {
 
 /**
  * `<ISSUER>/federation/<id>/callback`, where upstreams send the browser back. Its `state` must be one Gatehouse
- * issued, for this upstream, not used before (taking it deletes it, so a replay finds nothing). The code is
- * exchanged here; the result goes back to the interaction that started the round trip.
+ * issued, for this upstream, not used before (taking it deletes it, so a replay finds nothing), and the request
+ * must come from the browser that started the round trip (its federation cookie). The code is exchanged here; the
+ * result goes back to the interaction that started the round trip.
+ *
+ * Without the browser check, an attacker could start "Continue with X", send the upstream link to a victim signed
+ * in at X, and then finish the interaction in their own browser as the victim. A callback from another browser
+ * therefore burns the round trip: it is taken, never completed, and nothing is stored for anyone to pick up.
  */
 export function createFederationRouter(deps: {
   issuer: string;
@@ -31,6 +39,7 @@ export function createFederationRouter(deps: {
   upstream: UpstreamSignIn;
   store: KeyValueStore;
   pages: PageRenderer;
+  audit: AuditLog;
 }): Router {
   const router = new Router();
 
@@ -40,6 +49,22 @@ export function createFederationRouter(deps: {
       typeof ctx.query.state === 'string' && ctx.query.state.length <= 200 ? ctx.query.state : undefined;
     const stored = state ? await deps.store.take(pendingKey(state)) : undefined;
     const pending = stored ? (JSON.parse(stored) as PendingFederation) : undefined;
+    const cookie = federationBrowserCookie(deps.issuer);
+    if (pending && !isSameBrowser(pending.browser, ctx.cookies.get(cookie.name))) {
+      await deps.audit.record('federation.callback_refused', {
+        ip: ctx.ip,
+        clientId: pending.clientId,
+        details: { idp: pending.idp, reason: 'another browser' },
+      });
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = deps.pages.render('error', {
+        title: 'This sign-in was started in another browser',
+        message:
+          'For your safety, a sign-in can only be finished in the browser where it began. Nothing was signed in. If you were not trying to sign in, someone may have sent you this link: you can ignore it.',
+      });
+      return;
+    }
     if (!pending || pending.idp !== ctx.params.idp) {
       ctx.status = 400;
       ctx.type = 'html';

@@ -226,10 +226,18 @@ describe('signing in through an upstream OpenID provider', () => {
   });
 
   it('does not link an existing account to an upstream that has not verified the email', async () => {
+    // An address the upstream has not verified is no address: it finds no account (no link offered, no password
+    // asked), and the account the sign-in makes has no email for relying parties to take as the person's.
     const { context, page } = await fresh();
-    await signInThroughUpstream(page, uma);
-    await expect(page.locator('.error').textContent()).resolves.toContain('has not verified uma@example.com');
-    await expect(page.locator('input[name="password"]').count()).resolves.toBe(1);
+    const tokens = await finishAtApp(page, await signInThroughUpstream(page, uma));
+    const claims = tokens.claims()!;
+    const users = (await downstream.cli('user', 'list', '--json')).json<{ id: string; email: string }[]>();
+    const local = users.filter((user) => user.email === uma.email);
+    expect(local).toHaveLength(1);
+    expect(claims.sub).not.toBe(local[0]!.id);
+    expect(claims).toMatchObject({ amr: ['fed'], idp: 'corp' });
+    expect(claims.email).toBeUndefined();
+    expect(claims.email_verified).toBeUndefined();
     await context.close();
   });
 
@@ -273,17 +281,70 @@ describe('signing in through an upstream OpenID provider', () => {
     expect(refused.status).toBe(400);
     expect(await refused.text()).toContain('This sign-in link is not valid');
 
-    // The state is bound to the interaction: in a browser without its cookie, the round trip cannot finish.
+    // The state is bound to the browser that started the round trip: another browser gets an error page, and the
+    // round trip is burnt, so not even the browser that started it can finish it afterwards.
     const stranger = createHttpBrowser();
-    const done = await stranger.get(callback.href);
-    expect(done.status).toBe(303);
-    const elsewhere = await stranger.get(new URL(done.headers.get('location')!, downstream.url).href);
+    const elsewhere = await stranger.get(callback.href);
     expect(elsewhere.status).toBe(400);
-    expect(await elsewhere.text()).toContain('This sign-in page has expired');
-
-    // And once used, the same callback is refused everywhere, including in the browser that started it.
+    expect(await elsewhere.text()).toContain('started in another browser');
     const replayed = await browser.get(callback.href);
     expect(replayed.status).toBe(400);
+    expect(await replayed.text()).toContain('This sign-in link is not valid');
+  });
+
+  it('finishes the round trip in the browser that started it, and refuses its replay', async () => {
+    const browser = createHttpBrowser();
+    const callback = await upstreamCallback(browser);
+    const done = await browser.get(callback.href);
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toMatch(/^\/interaction\/[^/]+\/federation\/done/);
+    const replayed = await browser.get(callback.href);
+    expect(replayed.status).toBe(400);
+    expect(await replayed.text()).toContain('This sign-in link is not valid');
+  });
+
+  it('stops the one-click account takeover: a victim completing an attacker’s upstream link signs nobody in', async () => {
+    // The victim is signed in at the upstream (Corp ID) in their own browser.
+    const victim = await fresh();
+    await victim.page.goto(`${upstream.url}/account`);
+    await submitLoginIfShown(victim.page, ursula);
+    await victim.page.waitForURL(`${upstream.url}/account`);
+
+    // The attacker starts "Continue with Corp ID" in their browser and keeps the upstream link it is sent to.
+    const attacker = await fresh();
+    const pending = await startAuthorization(rp, { redirect_uri: `${app.origin}/cb` });
+    await attacker.page.goto(pending.url.href);
+    const loginPage = new URL(attacker.page.url());
+    const toUpstream = attacker.page.waitForResponse(
+      (response) => response.headers()['location']?.startsWith(`${upstream.url}/`) === true,
+    );
+    await attacker.page.click('button:has-text("Continue with Corp ID")');
+    const upstreamLink = (await toUpstream).headers()['location']!;
+
+    // The victim opens the link and signs in at the upstream, which sends their browser back to Gatehouse.
+    const callback = victim.page.waitForResponse(
+      (response) => new URL(response.url()).pathname === '/federation/corp/callback',
+    );
+    await victim.page.goto(upstreamLink);
+    await submitLoginIfShown(victim.page, ursula);
+    const victimCallback = await callback;
+
+    // Whatever Gatehouse URL the attacker opens afterwards, no code for the victim reaches the attacker's app:
+    // the attacker stays on Gatehouse's login page.
+    const uid = loginPage.pathname.split('/')[2]!;
+    for (const path of [`/interaction/${uid}/federation/done`, `/interaction/${uid}`]) {
+      await attacker.page.goto(`${downstream.url}${path}?client_id=app`);
+      expect(new URL(attacker.page.url()).origin).toBe(downstream.url);
+      await expect(attacker.page.locator('input[name="password"]').count()).resolves.toBe(1);
+    }
+
+    // The victim's browser was told what happened, and nothing was signed in.
+    expect(victimCallback.status()).toBe(400);
+    await expect(victim.page.locator('h1').textContent()).resolves.toContain('started in another browser');
+    const refused = (await downstream.cli('audit', '--since', '10m', '--json')).json<{ type: string }[]>();
+    expect(refused.some((event) => event.type === 'federation.callback_refused')).toBe(true);
+    await attacker.context.close();
+    await victim.context.close();
   });
 
   it('ends a cancelled upstream sign-in on the login page, with the other ways to sign in', async () => {
@@ -310,5 +371,74 @@ describe('signing in through an upstream OpenID provider', () => {
     await page.click('#identities button:has-text("Remove")');
     await expect(page.locator('.error').textContent()).resolves.toContain('only way to sign in');
     await context.close();
+  });
+
+  it('stops a role rule from reading a claim users set themselves (GitHub login, OpenID profile claims)', async () => {
+    const profileRule = await downstream.cli(
+      'idp',
+      'create',
+      '--id',
+      'corp-names',
+      '--type',
+      'oidc',
+      '--issuer',
+      upstream.url,
+      '--client-id',
+      'downstream',
+      '--client-secret',
+      'downstream-secret-0123',
+      '--role-rule',
+      'preferred_username=root:admin',
+    );
+    expect(profileRule.code).toBe(2);
+    expect(profileRule.stderr).toContain('"preferred_username"');
+    const loginRule = await downstream.cli(
+      'idp',
+      'create',
+      '--id',
+      'gh',
+      '--type',
+      'github',
+      '--client-id',
+      'x',
+      '--client-secret',
+      'y',
+      '--role-rule',
+      'login=octocat:admin',
+    );
+    expect(loginRule.code).toBe(2);
+    expect(loginRule.stderr).toContain('"login"');
+
+    // What rules may read (a GitHub user's `site_admin`), and the operator's word that the upstream verifies emails.
+    const created = await downstream.cli(
+      'idp',
+      'create',
+      '--id',
+      'gh',
+      '--type',
+      'github',
+      '--client-id',
+      'x',
+      '--client-secret',
+      'y',
+      '--link-policy',
+      'auto',
+      '--trust-email',
+      '--role-rule',
+      'site_admin=true:admin',
+      '--json',
+    );
+    expect(created.code).toBe(0);
+    expect(created.json()).toMatchObject({ id: 'gh', linkPolicy: 'auto', trustEmail: true });
+    const listed = (await downstream.cli('idp', 'list', '--json')).json<
+      { id: string; trustEmail: boolean }[]
+    >();
+    expect(listed.map(({ id, trustEmail }) => ({ id, trustEmail }))).toEqual(
+      expect.arrayContaining([
+        { id: 'corp', trustEmail: false },
+        { id: 'gh', trustEmail: true },
+      ]),
+    );
+    expect((await downstream.cli('idp', 'delete', 'gh')).code).toBe(0);
   });
 });

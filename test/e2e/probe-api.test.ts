@@ -266,6 +266,40 @@ describe('gatehouse probe-api and explain', () => {
       )
     ).json();
     expect(undeclared).toMatchObject({ granted: false, via: ['moderator'] });
+
+    // Held and declared, but a token carries it only when the client is allowed the API and asks for it.
+    await gatehouse.cli('client', 'create', '--id', 'blog', '--redirect-uri', 'http://127.0.0.1:9/cb');
+    const notAllowed = await gatehouse.cli(
+      'explain',
+      '--email',
+      'mo@example.com',
+      '--permission',
+      'articles:delete',
+      '--resource',
+      articles,
+      '--client',
+      'blog',
+    );
+    expect(notAllowed.stdout).toContain('the client blog is not allowed the API');
+    await gatehouse.cli('client', 'update', '--id', 'blog', '--api', articles);
+    const asked = (
+      await gatehouse.cli(
+        'explain',
+        '--email',
+        'mo@example.com',
+        '--permission',
+        'articles:delete',
+        '--resource',
+        articles,
+        '--client',
+        'blog',
+        '--json',
+      )
+    ).json<{ granted: boolean; reason: string }>();
+    expect(asked.granted).toBe(true);
+    expect(asked.reason).toContain(
+      'only when the client blog asks for the scope articles:delete and the user consents',
+    );
     expect((await gatehouse.cli('explain', '--email', 'ghost@example.com', '--permission', 'x')).code).toBe(
       2,
     );

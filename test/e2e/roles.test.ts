@@ -1,10 +1,15 @@
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.ts';
-import { signInWithBrowser } from '../support/browser-sign-in.ts';
+import { signInWithBrowser, submitLoginIfShown } from '../support/browser-sign-in.ts';
 import { startGatehouseProcess, type GatehouseProcess } from '../support/gatehouse-process.ts';
-import { discoverAsClient, startCallbackServer, type CallbackServer } from '../support/relying-party.ts';
+import {
+  discoverAsClient,
+  startAuthorization,
+  startCallbackServer,
+  type CallbackServer,
+} from '../support/relying-party.ts';
 
 /** An editor signs in through the real page; the app and an API see the editor's roles and permissions. */
 const editor = { email: 'edith@example.com', password: 'editor passphrase e2e' };
@@ -16,6 +21,7 @@ describe('roles and permissions, end to end', () => {
   let browser: Browser;
   let page: Page;
   let rp: oidc.Configuration;
+  let partner: oidc.Configuration;
 
   beforeAll(async () => {
     gatehouse = await startGatehouseProcess();
@@ -45,6 +51,12 @@ describe('roles and permissions, end to end', () => {
         'articles:write',
         '--permission',
         'articles:delete',
+        '--name',
+        'Articles',
+        '--describe',
+        'articles:read=Read the articles you can see',
+        '--describe',
+        'articles:write=Write and edit articles as you',
       ],
       ['user', 'create', '--email', editor.email, '--password', editor.password, '--role', 'editor'],
       [
@@ -57,10 +69,27 @@ describe('roles and permissions, end to end', () => {
         '--redirect-uri',
         `${app.origin}/cb`,
         '--first-party',
+        '--api',
+        articles,
+      ],
+      [
+        'client',
+        'create',
+        '--id',
+        'partner',
+        '--name',
+        'Partner Tool',
+        '--secret',
+        'partner-secret-0123456789',
+        '--redirect-uri',
+        `${app.origin}/cb`,
+        '--api',
+        articles,
       ],
     ];
     for (const step of steps) expect((await gatehouse.cli(...step)).code).toBe(0);
     rp = await discoverAsClient(gatehouse.url, 'cms', 'cms-secret-0123456789');
+    partner = await discoverAsClient(gatehouse.url, 'partner', 'partner-secret-0123456789');
   }, 120_000);
 
   afterAll(async () => {
@@ -75,7 +104,7 @@ describe('roles and permissions, end to end', () => {
       rp,
       app,
       editor,
-      { scope: 'openid email roles', resource: articles },
+      { scope: 'openid email roles articles:read articles:write articles:delete', resource: articles },
       { resource: articles },
     );
     expect(tokens.claims()).toMatchObject({ email: editor.email, roles: ['editor'] });
@@ -109,6 +138,44 @@ describe('roles and permissions, end to end', () => {
       roles: ['editor'],
       permissions: ['articles:read', 'articles:write', 'billing:read'],
     });
+  });
+
+  it('stops a third-party app from getting permissions the user did not consent to: the consent page names the app, the API and each permission', async () => {
+    const context = await browser.newContext();
+    const own = await context.newPage();
+    const pending = await startAuthorization(partner, {
+      redirect_uri: `${app.origin}/cb`,
+      scope: 'openid articles:read articles:write',
+      resource: articles,
+    });
+    await own.goto(pending.url.href);
+    await submitLoginIfShown(own, editor);
+    await own.waitForSelector('button:has-text("Allow")');
+    const text = await own.locator('main, body').first().innerText();
+    expect(text).toContain('Partner Tool');
+    expect(text).toContain('Articles');
+    expect(text).toContain('Read the articles you can see');
+    expect(text).toContain('Write and edit articles as you');
+    // Denying gives the app nothing.
+    const denied = app.next();
+    await own.click('button:has-text("Deny")');
+    expect((await denied).searchParams.get('error')).toBe('access_denied');
+
+    // Allowing gives exactly what was asked and consented: not articles:delete, which the editor does not hold.
+    await own.goto(pending.url.href);
+    const allowed = app.next();
+    await own.click('button:has-text("Allow")');
+    const tokens = await oidc.authorizationCodeGrant(
+      partner,
+      await allowed,
+      { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state, expectedNonce: pending.nonce },
+      { resource: articles },
+    );
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      client_id: 'partner',
+      permissions: ['articles:read', 'articles:write'],
+    });
+    await context.close();
   });
 
   it('shows the roles on the account page', async () => {

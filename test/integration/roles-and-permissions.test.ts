@@ -7,6 +7,7 @@ import { startTestGatehouse, testSecret, type TestGatehouse } from '../support/t
 /** Roles and permissions in ID tokens, access tokens and introspection, and the admin API's 401/403 rule. */
 let gh: TestGatehouse;
 let web: oidc.Configuration;
+let consoleApp: oidc.Configuration;
 let adminService: oidc.Configuration;
 let editorService: oidc.Configuration;
 const articles = 'https://api.example.com/articles';
@@ -45,6 +46,18 @@ beforeAll(async () => {
     grantTypes: ['authorization_code', 'refresh_token'],
     public: false,
     firstParty: true,
+    apis: [articles, reports],
+  });
+  // An operator's console, the one app allowed to call the admin API as the signed-in administrator.
+  await clients.create({
+    id: 'console',
+    secret: 'console-secret-0123456789',
+    redirectUris: [redirectUri],
+    postLogoutRedirectUris: [],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    public: false,
+    firstParty: true,
+    apis: [adminApi],
   });
   for (const [id, role] of [
     ['admin-service', 'admin'],
@@ -62,29 +75,36 @@ beforeAll(async () => {
     await rbac.assignToClient(id, role);
   }
   web = await discover('web', 'web-secret-0123456789');
+  consoleApp = await discover('console', 'console-secret-0123456789');
   adminService = await discover('admin-service', 'admin-service-secret-0123456789');
   editorService = await discover('editor-service', 'editor-service-secret-0123456789');
 });
 
 afterAll(() => gh.close());
 
+/** Every permission the test APIs declare, as scopes: a client gets only the permissions it asks for. */
+const permissionScopes =
+  'articles:read articles:write articles:publish reports:read admin:read admin:write unrelated:thing';
+
 async function signIn(
   who: { email: string; password: string },
-  options: { scope?: string; resource?: string } = {},
+  options: { scope?: string; resource?: string; client?: 'web' | 'console' } = {},
 ) {
+  const clientId = options.client ?? 'web';
   const flow = await authorizeOverHttp(
     createHttpBrowser(),
     {
       issuer: gh.url,
-      clientId: 'web',
+      clientId,
       redirectUri,
-      scope: options.scope ?? 'openid email roles offline_access',
+      scope:
+        options.scope ?? `openid email roles offline_access${options.resource ? ` ${permissionScopes}` : ''}`,
       params: { prompt: 'consent', ...(options.resource ? { resource: options.resource } : {}) },
     },
     who,
   );
   return oidc.authorizationCodeGrant(
-    web,
+    clientId === 'web' ? web : consoleApp,
     flow.callback,
     { pkceCodeVerifier: flow.codeVerifier, expectedState: flow.state, expectedNonce: flow.nonce },
     options.resource ? { resource: options.resource } : undefined,
@@ -148,6 +168,55 @@ describe('access tokens for a registered API', () => {
     await expect(
       oidc.clientCredentialsGrant(editorService, { resource: 'https://unknown.example.com' }),
     ).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+});
+
+describe('permissions follow the client, its scope and consent (the confused deputy)', () => {
+  it('stops the confused deputy: an app an admin signs in to gets no admin-API token (invalid_target)', async () => {
+    await expect(signIn(admin, { resource: adminApi })).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(signIn(admin, { resource: 'https://api.example.com/not-registered' })).rejects.toMatchObject(
+      { error: 'invalid_target' },
+    );
+  });
+
+  it('stops a token from carrying permissions its client never asked for', async () => {
+    const narrow = await signIn(editor, { resource: articles, scope: 'openid articles:read' });
+    expect(decodeJwt(narrow.access_token)).toMatchObject({ permissions: ['articles:read'] });
+    expect(await oidc.tokenIntrospection(web, narrow.access_token)).toMatchObject({
+      scope: 'articles:read',
+      permissions: ['articles:read'],
+    });
+    const none = await signIn(editor, { resource: articles, scope: 'openid email' });
+    expect(decodeJwt(none.access_token)).toMatchObject({ permissions: [] });
+    expect(await oidc.tokenIntrospection(web, none.access_token)).toMatchObject({ permissions: [] });
+  });
+
+  it('stops an app whose admin-API access was withdrawn from using the tokens it already holds', async () => {
+    const token = (await signIn(admin, { resource: adminApi, client: 'console', scope: 'openid admin:read' }))
+      .access_token;
+    const call = () => fetch(`${gh.url}/admin/api/users`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await call()).status).toBe(200);
+    await gh.gatehouse.clients.update('console', { removeApis: [adminApi] });
+    await new Promise((resolve) => setTimeout(resolve, gh.config.configCache.pollMs * 2 + 100));
+    expect((await call()).status).toBe(401);
+    await expect(signIn(admin, { resource: adminApi, client: 'console' })).rejects.toMatchObject({
+      error: 'invalid_target',
+    });
+    await gh.gatehouse.clients.update('console', { addApis: [adminApi] });
+  });
+
+  it('narrows a client_credentials token by scope, and refuses a scope naming none of the API’s permissions', async () => {
+    const narrow = await oidc.clientCredentialsGrant(editorService, {
+      resource: articles,
+      scope: 'articles:read',
+    });
+    expect(decodeJwt(narrow.access_token)).toMatchObject({
+      scope: 'articles:read',
+      permissions: ['articles:read'],
+    });
+    await expect(
+      oidc.clientCredentialsGrant(editorService, { resource: articles, scope: 'billing:refund' }),
+    ).rejects.toMatchObject({ error: 'invalid_scope' });
   });
 });
 
@@ -216,10 +285,12 @@ describe('changing roles', () => {
       roles: ['editor'],
       permissions: ['articles:read', 'articles:write'],
     });
+    // Introspection answers with what is true now, within what the token was issued for: the editor permissions
+    // are gone at once, and the new articles:publish was never asked for (nor consented to) in its scope.
     expect(await oidc.tokenIntrospection(web, before.access_token)).toMatchObject({
       active: true,
       roles: [`publisher-${account.id}`],
-      permissions: ['articles:publish'],
+      permissions: [],
     });
     expect(await oidc.tokenIntrospection(web, opaque.access_token)).toMatchObject({
       roles: [`publisher-${account.id}`],
@@ -313,14 +384,14 @@ describe('the admin API and the 401/403 rule', () => {
     const foreign = await oidc.clientCredentialsGrant(adminService, { resource: articles });
     expectChallenge(await call('/users', foreign.access_token), 401, 'invalid_token');
     expectChallenge(await call('/users', await signedExpiredToken()), 401, 'invalid_token');
-    const revoked = await signIn(admin, { resource: adminApi });
+    const revoked = await signIn(admin, { resource: adminApi, client: 'console' });
     expect((await call('/users', revoked.access_token)).status).toBe(200);
-    await oidc.tokenRevocation(web, revoked.refresh_token!);
+    await oidc.tokenRevocation(consoleApp, revoked.refresh_token!);
     expectChallenge(await call('/users', revoked.access_token), 401, 'invalid_token');
   });
 
   it('answers 403 insufficient_scope for an editor, on reads and writes', async () => {
-    const token = (await signIn(editor, { resource: adminApi })).access_token;
+    const token = (await signIn(editor, { resource: adminApi, client: 'console' })).access_token;
     expectChallenge(await call('/users', token), 403, 'insufficient_scope');
     expectChallenge(
       await call('/roles', token, { method: 'POST', body: JSON.stringify({ name: 'x' }) }),
@@ -330,7 +401,7 @@ describe('the admin API and the 401/403 rule', () => {
   });
 
   it('lets an admin read and write, as a user and as a service', async () => {
-    const userToken = (await signIn(admin, { resource: adminApi })).access_token;
+    const userToken = (await signIn(admin, { resource: adminApi, client: 'console' })).access_token;
     const users = await call('/users', userToken);
     expect(users.status).toBe(200);
     expect(((await users.json()) as { users: { email: string }[] }).users.map((u) => u.email)).toContain(

@@ -44,7 +44,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
 export type StorageMode = 'real' | 'embedded';
 
 export interface GatehouseProcess {
+  /** Where the process answers (loopback). */
   url: string;
+  /** Its ISSUER: `url` unless `publicHost` named another host. */
+  issuer: string;
   port: number;
   env: NodeJS.ProcessEnv;
   mode: StorageMode;
@@ -55,7 +58,7 @@ export interface GatehouseProcess {
   cli(...args: string[]): Promise<CliResult>;
   /** Sends a signal and waits for the process to exit; returns its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Stops the process and removes its database, Redis keys and data directory. */
+  /** Stops the process and removes its data directory, and the database and Redis keys it did not borrow. */
   cleanup(): Promise<void>;
 }
 
@@ -91,12 +94,18 @@ export async function startGatehouseProcess(
     /** Services the test runs itself (to stop and start them); nothing is created for the process then. */
     external?: { databaseUrl: string; redisUrl: string };
     /** `localhost` gives a second Gatehouse cookies of its own (browsers share cookies across ports of one host). */
-    host?: '127.0.0.1' | 'localhost';
+    host?: '127.0.0.1' | 'localhost' | '[::1]';
+    /**
+     * ISSUER names this host (`http://<publicHost>:<port>`) while the process is still reached on loopback, as a
+     * deployment behind a DNS name is; a browser needs `--host-resolver-rules` to reach it.
+     */
+    publicHost?: string;
   } = {},
 ): Promise<GatehouseProcess> {
   const mode = options.mode ?? 'real';
   const port = await freePort();
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  const issuer = options.publicHost ? `http://${options.publicHost}:${port}` : url;
   const database =
     options.reuse?.database ??
     (mode === 'real' && !options.external ? await createTestDatabase() : undefined);
@@ -109,7 +118,7 @@ export async function startGatehouseProcess(
     HOME: process.env.HOME,
     NODE_ENV: 'test',
     PORT: String(port),
-    ISSUER: url,
+    ISSUER: issuer,
     GATEHOUSE_SECRET: testSecret,
     LOG_LEVEL: 'info',
     GATEHOUSE_CONFIG_JSON: JSON.stringify(config),
@@ -118,6 +127,7 @@ export async function startGatehouseProcess(
     ...(options.external
       ? { DATABASE_URL: options.external.databaseUrl, REDIS_URL: options.external.redisUrl }
       : {}),
+    // A key set to undefined here is left out of the child's environment (NODE_ENV: undefined leaves it unset).
     ...options.env,
   };
   const child = spawn(process.execPath, [mainScript, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -133,10 +143,18 @@ export async function startGatehouseProcess(
     await waitForHealth(url, child, () => output, 60_000);
   } catch (error) {
     child.kill('SIGKILL');
+    await exited;
+    // A start meant to fail must not leave its database and Redis keys behind (the ones it was lent stay).
+    if (!options.reuse) {
+      await redis?.close();
+      await database?.drop();
+    }
+    rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   return {
     url,
+    issuer,
     port,
     env,
     mode,
@@ -148,8 +166,10 @@ export async function startGatehouseProcess(
     stop,
     async cleanup() {
       await stop();
-      await redis?.close();
-      await database?.drop();
+      if (!options.reuse) {
+        await redis?.close();
+        await database?.drop();
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,10 @@ export interface GitHubUser {
   id: number;
   login: string;
   name: string | null;
-  emails: { email: string; primary: boolean; verified: boolean }[];
+  /** GitHub staff on github.com, an administrator on GitHub Enterprise; false when left out. */
+  site_admin?: boolean;
+  /** `verified` left out: an entry that says nothing about it (treated as not verified). */
+  emails: { email: string; primary: boolean; verified?: boolean }[];
 }
 
 /**
@@ -72,7 +75,13 @@ export async function startGitHubDouble(): Promise<{
     const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!token || !tokens.has(token)) json(401, { message: 'Bad credentials' });
     else if (url.pathname === '/api/v3/user')
-      json(200, { id: double.user.id, login: double.user.login, name: double.user.name, email: null });
+      json(200, {
+        id: double.user.id,
+        login: double.user.login,
+        name: double.user.name,
+        email: null,
+        site_admin: double.user.site_admin ?? false,
+      });
     else if (url.pathname === '/api/v3/user/emails')
       json(
         200,

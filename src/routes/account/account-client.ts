@@ -27,24 +27,46 @@ export function createAccountClient(options: AccountClientOptions) {
     return fetch(target, init as RequestInit);
   };
 
+  async function discover(): Promise<oidc.Configuration> {
+    const discovered = await oidc.discovery(issuer, accountClientId, undefined, oidc.None(), {
+      [oidc.customFetch]: viaLoopback,
+      execute: [oidc.allowInsecureRequests],
+    });
+    // oidc-provider names every endpoint after the Host of the request, and discovery came over loopback: its
+    // metadata points at 127.0.0.1, where a browser sent to `authorization_endpoint` or `end_session_endpoint`
+    // would reach its user's own machine. Browsers only ever go to the issuer's origin, so every such URL is
+    // rebased onto it (`issuer` itself is the configured one); viaLoopback sends our own calls back to loopback.
+    const metadata = rebaseOrigin(
+      discovered.serverMetadata(),
+      new URL(options.internalOrigin()).origin,
+      issuer.origin,
+    ) as oidc.ServerMetadata;
+    const config = new oidc.Configuration(metadata, accountClientId, undefined, oidc.None());
+    config[oidc.customFetch] = viaLoopback;
+    oidc.allowInsecureRequests(config);
+    return config;
+  }
+
   return {
     configuration(): Promise<oidc.Configuration> {
-      configuration ??= oidc
-        .discovery(issuer, accountClientId, undefined, oidc.None(), {
-          [oidc.customFetch]: viaLoopback,
-          execute: [oidc.allowInsecureRequests],
-        })
-        .then((config) => {
-          config[oidc.customFetch] = viaLoopback;
-          return config;
-        })
-        .catch((error: unknown) => {
-          configuration = undefined;
-          throw error;
-        });
+      configuration ??= discover().catch((error: unknown) => {
+        configuration = undefined;
+        throw error;
+      });
       return configuration;
     },
   };
+}
+
+/** A copy of `value` (metadata: strings, arrays, nested objects) with URLs on origin `from` moved to `to`. */
+function rebaseOrigin(value: unknown, from: string, to: string): unknown {
+  if (typeof value === 'string') return value.startsWith(`${from}/`) ? to + value.slice(from.length) : value;
+  if (Array.isArray(value)) return value.map((item) => rebaseOrigin(item, from, to));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, rebaseOrigin(item, from, to)] as const),
+    );
+  return value;
 }
 
 export type AccountClient = ReturnType<typeof createAccountClient>;

@@ -28,6 +28,8 @@ export interface AccountPasswordDeps {
   pages: PageRenderer;
   csrf: CsrfTokens;
   minLength: number;
+  /** The Gatehouse sign-in session of this browser, which the password change keeps. */
+  browserSessionId(ctx: Context): string | undefined;
   requireSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined>;
 }
 
@@ -95,7 +97,10 @@ export function registerAccountPassword(router: Router, deps: AccountPasswordDep
     }
     await deps.throttle.succeed(keys);
     await deps.audit.record('password.changed', { accountId, ip: ctx.ip });
-    await deps.sessions.signOutEverywhere(accountId, `account:${accountId}`);
+    // This browser just proved the current password and stays signed in (the page says "your other sessions").
+    await deps.sessions.signOutEverywhere(accountId, `account:${accountId}`, {
+      except: deps.browserSessionId(ctx),
+    });
     render(ctx, current, { done: true });
   });
 }

@@ -31,8 +31,8 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   sessions: SessionManagement;
   clientName(clientId: string): Promise<string>;
-  /** Name of the signed cookie carrying oidc-provider's session id (the app's cookie keys can verify it). */
-  providerSessionCookie: string;
+  /** The id of this browser's Gatehouse session, from oidc-provider's signed session cookie, if it carries one. */
+  providerSessionId(ctx: Context): string | undefined;
   accounts: AccountLibrary;
   passwordThrottle: AttemptThrottle;
   passwordMinLength: number;
@@ -59,6 +59,8 @@ export interface AccountSession {
   name: string | null;
   roles: string[];
   idToken: string;
+  /** The uid of the Gatehouse session this browser signed in to the account page through. */
+  providerSessionUid: string;
 }
 
 const sessionCookie = 'gh_account';
@@ -74,11 +76,35 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   const callbackUrl = `${deps.issuer}/account/callback`;
   const router = new Router({ prefix: '/account' });
 
+  /** This browser's Gatehouse session (oidc-provider's signed cookie), if it has a live one. */
+  async function browserSession(ctx: Context) {
+    const id = deps.providerSessionId(ctx);
+    return id ? deps.sessions.findBrowserSession(id) : undefined;
+  }
+
+  /**
+   * The account page lives no longer than the Gatehouse session it was signed in through, nor than an active
+   * account: signing out (here or in any app), sign-out-everywhere, a revoked session, a password changed
+   * elsewhere, a disabled or deleted account all end it at its next request. The uid is compared, not the id:
+   * oidc-provider gives the session a new id at each sign-in step (another app's consent, a second factor).
+   */
+  async function stillSignedIn(ctx: Context, session: AccountSession): Promise<boolean> {
+    const signedIn = await browserSession(ctx);
+    if (!signedIn || signedIn.uid !== session.providerSessionUid || signedIn.accountId !== session.sub)
+      return false;
+    return (await deps.accounts.findById(session.sub))?.status === 'active';
+  }
+
   async function currentSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined> {
     const id = ctx.cookies.get(sessionCookie, { signed: true });
     if (!id) return undefined;
     const stored = await store.get(`account-session:${id}`);
-    return stored ? { id, session: JSON.parse(stored) as AccountSession } : undefined;
+    if (!stored) return undefined;
+    const session = JSON.parse(stored) as AccountSession;
+    if (await stillSignedIn(ctx, session)) return { id, session };
+    await store.delete(`account-session:${id}`);
+    ctx.cookies.set(sessionCookie, null, cookieOptions);
+    return undefined;
   }
 
   async function requireSession(ctx: Context) {
@@ -164,12 +190,25 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       return;
     }
     const claims = tokens.claims()!;
+    // The browser came back through a Gatehouse session of this very account: the account page is tied to it.
+    const signedIn = await browserSession(ctx);
+    if (!signedIn || signedIn.accountId !== claims.sub) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = pages.render('error', {
+        title: 'Sign-in did not complete',
+        message: 'Your Gatehouse session ended during the sign-in. Start again.',
+        restartUrl: '/account/login',
+      });
+      return;
+    }
     const session: AccountSession = {
       sub: claims.sub,
       email: String(claims.email ?? ''),
       name: typeof claims.name === 'string' ? claims.name : null,
       roles: Array.isArray(claims.roles) ? claims.roles.map(String) : [],
       idToken: tokens.id_token!,
+      providerSessionUid: signedIn.uid,
     };
     const id = randomBytes(24).toString('base64url');
     await store.set(`account-session:${id}`, JSON.stringify(session), deps.sessionTtlSeconds);
@@ -208,6 +247,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     requireSession,
   });
   registerAccountPassword(router, {
+    browserSessionId: deps.providerSessionId,
     accounts: deps.accounts,
     mfa: deps.mfa,
     sessions: deps.sessions,
@@ -223,7 +263,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     pages,
     csrf,
     clientName: deps.clientName,
-    browserSessionId: (ctx) => ctx.cookies.get(deps.providerSessionCookie, { signed: true }),
+    browserSessionId: deps.providerSessionId,
     requireSession,
   });
   return router;

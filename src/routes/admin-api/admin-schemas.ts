@@ -49,6 +49,8 @@ export const createClientBody = z
     public: z.boolean().default(false),
     firstParty: z.boolean().default(false),
     roles: z.array(text(64)).max(100).default([]),
+    /** APIs (identifiers) the client may get user access tokens for. */
+    apis: z.array(text(2000)).max(100).default([]),
     backchannelLogoutUri: text(2000).optional(),
     mfaRequired: z.boolean().default(false),
   })
@@ -63,6 +65,8 @@ export const updateClientBody = z
     scope: text(1000).optional(),
     firstParty: z.boolean().optional(),
     backchannelLogoutUri: z.string().max(2000).nullable().optional(),
+    /** Replaces the APIs the client may get user access tokens for. */
+    apis: z.array(text(2000)).max(100).optional(),
     mfaRequired: z.boolean().optional(),
   })
   .strict();
@@ -72,6 +76,8 @@ export const createApiBody = z
     identifier: text(2000),
     name: text(200).optional(),
     permissions: z.array(text(128)).max(500).default([]),
+    /** Permission → what it lets an application do, in words (the consent page shows it). */
+    descriptions: z.record(text(128), text(200)).optional(),
     format: z.enum(['jwt', 'opaque']).default('jwt'),
     accessTokenTtl: z.number().int().positive().max(86400).optional(),
   })
@@ -87,6 +93,7 @@ export const createIdentityProviderBody = z
     scope: text(1000).optional(),
     name: text(60).optional(),
     linkPolicy: z.enum(['confirm', 'auto', 'never']).optional(),
+    trustEmail: z.boolean().optional(),
     roleRules: z
       .array(z.object({ claim: text(100), value: text(200), role: text(64) }).strict())
       .max(50)

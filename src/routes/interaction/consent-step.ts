@@ -28,6 +28,20 @@ export async function renderDeviceConfirmation(
   });
 }
 
+/** OpenID scopes in the words of the consent page. */
+const scopeWords: Record<string, string> = {
+  openid: 'Know who you are (your account identifier)',
+  email: 'See your email address',
+  profile: 'See your name and profile',
+  roles: 'See the roles you hold in this organisation',
+  offline_access: 'Keep this access when you are not using the app',
+};
+
+/**
+ * The consent page (OIDC Core section 3.1.2.4): the application, then what it asks for in words a person
+ * understands: each OpenID scope, and for each API it wants to call as the user, the API's name and each permission
+ * (its description, with the permission itself beside it for those who know it).
+ */
 export async function renderConsent(
   kit: InteractionKit,
   ctx: Context,
@@ -37,15 +51,25 @@ export async function renderConsent(
     missingOIDCScope?: string[];
     missingResourceScopes?: Record<string, string[]>;
   };
+  const apis = await Promise.all(
+    Object.entries(details.missingResourceScopes ?? {}).map(async ([identifier, permissions]) => {
+      const api = await kit.deps.apis.findApi(identifier);
+      return {
+        name: api?.name ?? identifier,
+        identifier,
+        permissions: permissions.map((permission) => ({
+          permission,
+          words: api?.descriptions[permission] ?? `Use the permission “${permission}”`,
+        })),
+      };
+    }),
+  );
   ctx.type = 'html';
   ctx.body = kit.deps.pages.render('consent', {
     title: 'Allow access',
     clientName: await kit.clientName(interaction),
-    scopes: [
-      ...(details.missingOIDCScope ?? []),
-      ...Object.values(details.missingResourceScopes ?? {}).flat(),
-    ],
-    resources: Object.keys(details.missingResourceScopes ?? {}),
+    scopes: (details.missingOIDCScope ?? []).map((scope) => scopeWords[scope] ?? `Use “${scope}”`),
+    apis,
     csrf: kit.csrfFor(interaction),
     action: kit.url(interaction, 'confirm'),
     abortAction: kit.url(interaction, 'abort'),

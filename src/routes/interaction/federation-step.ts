@@ -1,5 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
+import type { Context } from 'koa';
+import { createBrowserBinding, hashBinding } from '../../libraries/browser-binding.ts';
 import { UpstreamError, type UpstreamProfile } from '../../libraries/upstream-sign-in.ts';
 import { federationRedirectUri } from '../../libraries/identity-providers.ts';
 import { assertCsrf, readForm, textField } from '../forms.ts';
@@ -16,6 +18,8 @@ export interface PendingFederation {
   state: string;
   nonce: string;
   codeVerifier: string;
+  /** Hash of the browser's federation cookie: only the browser that started the round trip may complete it. */
+  browser: string;
 }
 
 /** What came back from the upstream, for the interaction that started the round trip. */
@@ -24,6 +28,35 @@ export type FederationOutcome = { idp: string; profile: UpstreamProfile } | { id
 export const pendingKey = (state: string) => `federation:${state}`;
 export const outcomeKey = (uid: string) => `federation-result:${uid}`;
 const roundTripSeconds = 600;
+
+/**
+ * The cookie binding an upstream round trip to the browser that started it. With an https issuer it carries the
+ * `__Host-` prefix (Secure, no Domain, path /), so a sibling subdomain cannot plant a value of its own (cookie
+ * tossing) and pass another browser's callback off as this one's.
+ */
+export function federationBrowserCookie(issuer: string) {
+  const secure = issuer.startsWith('https:');
+  return {
+    name: secure ? '__Host-gh_federation' : 'gh_federation',
+    options: { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', overwrite: true },
+  };
+}
+
+/**
+ * This browser's federation binding: the value its cookie already holds (so round trips in two tabs both work),
+ * or a new one. Returns the hash to keep in the pending record.
+ */
+function bindBrowser(ctx: Context, issuer: string): string {
+  const cookie = federationBrowserCookie(issuer);
+  const existing = ctx.cookies.get(cookie.name);
+  if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) {
+    ctx.cookies.set(cookie.name, existing, { ...cookie.options, maxAge: roundTripSeconds * 1000 });
+    return hashBinding(existing);
+  }
+  const binding = createBrowserBinding();
+  ctx.cookies.set(cookie.name, binding.value, { ...cookie.options, maxAge: roundTripSeconds * 1000 });
+  return binding.hash;
+}
 
 /**
  * "Continue with <name>": starts the upstream round trip (`state`, `nonce`, PKCE, bound to this interaction), and
@@ -53,6 +86,7 @@ export function registerFederationStep(
       clientId: String(interaction.params.client_id),
       idp: provider.id,
       ...request,
+      browser: bindBrowser(ctx, federation.issuer),
     };
     try {
       const url = await federation.upstream.authorizationUrl(
@@ -86,11 +120,10 @@ export function registerFederationStep(
       case 'refused':
         return renderLogin(kit, ctx, interaction, { error: resolution.reason });
       case 'confirm-link':
-        await kit.state.set(interaction.uid, {
+        await kit.linkOffers.set(interaction.uid, {
           accountId: resolution.accountId,
-          remember: false,
-          stepUp: false,
-          pendingLink: { idpId: provider.id, profile: outcome.profile },
+          idpId: provider.id,
+          profile: outcome.profile,
         });
         return renderLogin(kit, ctx, interaction, {
           email: resolution.email,

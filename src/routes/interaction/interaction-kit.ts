@@ -6,6 +6,7 @@ import type { AuditLog } from '../../libraries/audit.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
+import type { RbacLibrary } from '../../libraries/rbac.ts';
 import type { Federation } from '../../libraries/federation.ts';
 import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
 import type { UpstreamProfile, UpstreamSignIn } from '../../libraries/upstream-sign-in.ts';
@@ -30,6 +31,8 @@ export interface InteractionDeps {
   };
   acr: { password: string; federated: string; mfa: string };
   interactionTtlSeconds: number;
+  /** Registered APIs, for the consent page to name them and their permissions. */
+  apis: Pick<RbacLibrary, 'findApi'>;
   /** "Login with ..." (upstream identity providers); absent when federation is not wired. */
   federation?: FederationDeps;
 }
@@ -53,13 +56,28 @@ export interface SignInState {
   firstFactor?: 'pwd' | 'fed';
   /** The upstream that signed the person in, for the `idp` claim. */
   idp?: string;
-  /** An upstream identity waiting for the account's password to confirm the link (link policy `confirm`). */
+  /**
+   * An upstream identity whose link the account's password confirmed (see LinkOffer). It rides along through the
+   * second factor and is written only when the sign-in finishes.
+   */
   pendingLink?: { idpId: string; profile: UpstreamProfile };
+}
+
+/**
+ * An upstream identity with the verified email of an existing account, waiting for that account's password (link
+ * policy `confirm`). Kept apart from SignInState: no factor has passed yet, so the second-factor step, which works
+ * from SignInState, must not find an account there (it would offer to enroll a factor for someone else's account).
+ */
+export interface LinkOffer {
+  accountId: string;
+  idpId: string;
+  profile: UpstreamProfile;
 }
 
 /** What every interaction step needs: the current interaction, finishing it, and the sign-in state. */
 export function createInteractionKit(deps: InteractionDeps) {
   const stateKey = (uid: string) => `signin:${uid}`;
+  const offerKey = (uid: string) => `link-offer:${uid}`;
 
   return {
     deps,
@@ -113,7 +131,7 @@ export function createInteractionKit(deps: InteractionDeps) {
         (await deps.mfa.isEnrolled(state.accountId)) ||
         (await deps.mfa.isRequired(state.accountId, clientId))
       ) {
-        await this.state.set(interaction.uid, { ...state, stepUp: false, pendingLink: undefined });
+        await this.state.set(interaction.uid, { ...state, stepUp: false });
         ctx.status = 303;
         return ctx.redirect(interactionUrl(interaction, 'mfa'));
       }
@@ -129,11 +147,27 @@ export function createInteractionKit(deps: InteractionDeps) {
       amr: string[],
       acr: string,
     ): Promise<void> {
+      const clientId = String(interaction.params.client_id);
+      // A link the password confirmed is written now that every factor this sign-in asked for has passed: a
+      // password alone (the account's second factor abandoned) links nothing.
+      if (state.pendingLink && !state.stepUp && deps.federation) {
+        const { federation, identityProviders } = deps.federation;
+        const provider = (await identityProviders.listEnabled()).find(
+          (candidate) => candidate.id === state.pendingLink!.idpId,
+        );
+        if (provider) await federation.linkConfirmed(provider, state.pendingLink.profile, state.accountId);
+        // Its role rules may just have given a role whose holders must pass a second factor.
+        if (!amr.includes('mfa') && (await deps.mfa.isRequired(state.accountId, clientId))) {
+          await this.state.set(interaction.uid, { ...state, pendingLink: undefined });
+          ctx.status = 303;
+          return ctx.redirect(interactionUrl(interaction, 'mfa'));
+        }
+      }
       const ts = Math.floor(Date.now() / 1000);
       await this.state.clear(interaction.uid);
       await deps.audit.record('signin.succeeded', {
         accountId: state.accountId,
-        clientId: String(interaction.params.client_id),
+        clientId,
         ip: ctx.ip,
         details: { amr, ...(state.stepUp ? { stepUp: true } : {}), ...(state.idp ? { idp: state.idp } : {}) },
       });
@@ -157,6 +191,16 @@ export function createInteractionKit(deps: InteractionDeps) {
       set: (uid: string, state: SignInState) =>
         deps.store.set(stateKey(uid), JSON.stringify(state), deps.interactionTtlSeconds),
       clear: (uid: string) => deps.store.delete(stateKey(uid)),
+    },
+
+    /** The link offer of an interaction (see LinkOffer); taking it deletes it. */
+    linkOffers: {
+      set: (uid: string, offer: LinkOffer) =>
+        deps.store.set(offerKey(uid), JSON.stringify(offer), deps.interactionTtlSeconds),
+      async take(uid: string): Promise<LinkOffer | undefined> {
+        const stored = await deps.store.take(offerKey(uid));
+        return stored ? (JSON.parse(stored) as LinkOffer) : undefined;
+      },
     },
   };
 }

@@ -96,16 +96,16 @@ export function registerLoginStep(router: Router, kit: InteractionKit): void {
     }
     await throttles.passwordPerAccount.succeed([emailKey]);
 
-    // An upstream identity waiting for this account's password (link policy `confirm`) is linked now.
-    const waiting = await kit.state.get(interaction.uid);
-    if (waiting?.pendingLink && waiting.accountId === account.id && kit.deps.federation) {
-      const { federation, identityProviders } = kit.deps.federation;
-      await federation.linkAfterPassword(
-        await identityProviders.get(waiting.pendingLink.idpId),
-        waiting.pendingLink.profile,
-        account.id,
-      );
-    }
-    return kit.completeFirstFactor(ctx, interaction, { accountId: account.id, remember, firstFactor: 'pwd' });
+    // An upstream identity waiting for this account's password (link policy `confirm`) is linked when the
+    // sign-in finishes, after the second factor if the account has one: a password alone links nothing.
+    const offer = await kit.linkOffers.take(interaction.uid);
+    const pendingLink =
+      offer?.accountId === account.id ? { idpId: offer.idpId, profile: offer.profile } : undefined;
+    return kit.completeFirstFactor(ctx, interaction, {
+      accountId: account.id,
+      remember,
+      firstFactor: 'pwd',
+      ...(pendingLink ? { pendingLink } : {}),
+    });
   });
 }

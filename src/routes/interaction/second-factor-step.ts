@@ -23,7 +23,9 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     const interaction = await kit.load(ctx);
     if (!interaction) return undefined;
     const state = await kit.state.get(interaction.uid);
-    if (!state || interaction.prompt.name !== 'login') {
+    // A second factor only ever follows a first one (or an existing session, for step-up): a state without either
+    // (as a link offer was once kept) must not let anyone verify, or enroll, a factor for its account.
+    if (!state || (!state.firstFactor && !state.stepUp) || interaction.prompt.name !== 'login') {
       ctx.redirect(kit.url(interaction));
       return undefined;
     }

@@ -75,6 +75,70 @@ describe('loading the configuration', () => {
     expect(config.production).toBe(true);
   });
 
+  it('refuses a NODE_ENV it does not know, so a typo never silently means development', () => {
+    expect(() => loadConfig({ NODE_ENV: 'prodution' })).toThrow(
+      new ConfigError(
+        'NODE_ENV "prodution" is not one of production, development, test (leave it unset for development)',
+      ),
+    );
+    // Nor may it name a file outside config/ (it picks config/<NODE_ENV>.json).
+    expect(() => loadConfig({ NODE_ENV: '../package' })).toThrow(ConfigError);
+    for (const known of ['development', 'test', ''])
+      expect(loadConfig({ NODE_ENV: known }).production).toBe(false);
+  });
+
+  it('listens on loopback outside production and on every interface in production, unless HOST says otherwise', () => {
+    const production = {
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example.com',
+      GATEHOUSE_SECRET: secret,
+      DATABASE_URL: 'postgres://db/gatehouse',
+      REDIS_URL: 'redis://redis:6379',
+    };
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).host).toBe('127.0.0.1');
+    expect(loadConfig(production).host).toBeNull();
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '::1' }).host).toBe('::1');
+    expect(loadConfig({ ...production, HOST: '10.0.0.5' }).host).toBe('10.0.0.5');
+    expect(() => loadConfig({ HOST: '[::1]' })).toThrow(
+      new ConfigError('config key "host": expected an IP address or a host name (IPv6 without brackets)'),
+    );
+  });
+
+  it('takes the bootstrap administrator as an email and a password file, never a password in the environment', () => {
+    expect(loadConfig({}).bootstrapAdmin).toEqual({ email: null, passwordFile: null });
+    expect(
+      loadConfig({
+        GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL: 'ops@example.com',
+        GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE: '/run/secrets/gatehouse_admin_password',
+      }).bootstrapAdmin,
+    ).toEqual({ email: 'ops@example.com', passwordFile: '/run/secrets/gatehouse_admin_password' });
+    expect(() => loadConfig({ GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL: 'ops@example.com' })).toThrow(
+      new ConfigError(
+        'config key "bootstrapAdmin": GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL and GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE ' +
+          'go together (set both, or neither)',
+      ),
+    );
+    expect(() =>
+      loadConfig({
+        GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL: 'not an email',
+        GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE: '/run/secrets/x',
+      }),
+    ).toThrow(/config key "bootstrapAdmin.email"/);
+    expect(() =>
+      loadConfig({
+        GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL: 'ops@example.com',
+        GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD: 'x',
+      }),
+    ).toThrow(
+      new ConfigError(
+        'GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD is not read: put the password in a file and name the file in ' +
+          'GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE',
+      ),
+    );
+  });
+
   it('documents every key of config/default.json in the schema, and nothing more', () => {
     const defaults = JSON.parse(
       readFileSync(new URL('../../../config/default.json', import.meta.url), 'utf8'),
