@@ -5,7 +5,8 @@
  */
 import { CommanderError } from 'commander';
 import { createProgram } from './cli/program.ts';
-import { ConfigError, loadConfig, type GatehouseConfig } from './config/load-config.ts';
+import { loadConfig, type GatehouseConfig } from './config/load-config.ts';
+import { ConfigError } from './errors/config-error.ts';
 import { AppError } from './errors/app-error.ts';
 
 /** Exit codes: 0 done, 1 failed, 2 bad arguments (nothing was written). */

@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { notFound } from '../errors/app-error.ts';
 import { describeExpectation, probeApi } from '../libraries/api-probe.ts';
 import type { CliContext } from './cli-context.ts';
 import { table } from './options.ts';
@@ -33,8 +32,7 @@ export function registerAccessCommands(program: Command, context: () => CliConte
     .action(async (options: { email: string; permission: string; resource?: string; client?: string }) => {
       const cli = context();
       const explanation = await cli.withRuntime(async ({ libraries }) => {
-        const account = await libraries.accounts.findByEmail(options.email);
-        if (!account) throw notFound(`no account with email ${options.email}`);
+        const account = await libraries.accounts.getByEmail(options.email);
         const api = options.resource ? await libraries.rbac.getApi(options.resource) : undefined;
         const client = options.client ? await libraries.clients.get(options.client) : undefined;
         return libraries.rbac.explain(account.id, options.permission, api, client);

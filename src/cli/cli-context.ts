@@ -1,21 +1,23 @@
+import type { Provider } from 'oidc-provider';
 import { pino, type Logger } from 'pino';
-import { createLibraries } from '../libraries/create-libraries.ts';
+import { createLateRef, createLibraries, type Libraries } from '../libraries/create-libraries.ts';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import { resolveSecret } from '../config/resolve-secret.ts';
 import { openDatabase } from '../db/open-database.ts';
 import type { Pool } from '../db/pg-pool.ts';
-import { createClientLibrary, type ClientLibrary } from '../libraries/clients.ts';
+import { noConfigCache } from '../db/config-cache.ts';
 import { createPageRenderer } from '../libraries/page-renderer.ts';
 import { deriveKey } from '../libraries/secret-box.ts';
 import { createProvider } from '../oidc/create-provider.ts';
-import { createClientQueries } from '../queries/client-queries.ts';
+import { createQueries, type Queries } from '../queries/create-queries.ts';
 import { createMemoryHotState } from '../storage/hot-state.ts';
 
 export interface CliRuntime {
   config: GatehouseConfig;
   pool: Pool;
   secret: string;
-  libraries: ReturnType<typeof createLibraries> & { clients: ClientLibrary };
+  queries: Queries;
+  libraries: Libraries;
 }
 
 export interface CliContext {
@@ -32,11 +34,12 @@ export interface CliContext {
  * A provider instance that only validates client metadata the way the server's will (same configuration),
  * without serving anything.
  */
-async function createMetadataValidator(
-  runtime: Omit<CliRuntime, 'libraries'> & { libraries: ReturnType<typeof createLibraries> },
+async function createMetadataProvider(
+  config: GatehouseConfig,
+  secret: string,
+  libraries: Pick<Libraries, 'keys' | 'rbac'>,
   log: Logger,
-) {
-  const { config, secret, libraries } = runtime;
+): Promise<Provider> {
   const hot = createMemoryHotState(60);
   await libraries.keys.ensureKeys();
   const provider = createProvider({
@@ -50,9 +53,7 @@ async function createMetadataValidator(
     log,
   });
   await hot.close();
-  return async (metadata: Record<string, unknown>) => {
-    await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0]);
-  };
+  return provider;
 }
 
 export function createCliContext(config: GatehouseConfig, isJson: () => boolean): CliContext {
@@ -69,20 +70,19 @@ export function createCliContext(config: GatehouseConfig, isJson: () => boolean)
       const { secret } = resolveSecret(config);
       const database = await openDatabase(config, log, { migrate: !config.production, poolSize: 2 });
       try {
-        const base = createLibraries(config, database.pool, secret);
-        const partial = { config, pool: database.pool, secret, libraries: base };
-        let validator: ((metadata: Record<string, unknown>) => Promise<void>) | undefined;
-        const clients = createClientLibrary({
-          pool: database.pool,
-          queries: createClientQueries(database.pool),
-          secretBox: base.secretBox,
-          production: config.production,
-          validateMetadata: async (metadata) => {
-            validator ??= await createMetadataValidator(partial, log);
-            await validator(metadata);
-          },
+        const pool = database.pool;
+        const queries = createQueries(pool, noConfigCache);
+        // The provider that validates client metadata is built from these libraries' keys and roles, and only
+        // when a command first validates some (most never do).
+        const built = createLateRef<Libraries>('the CLI libraries');
+        let metadataProvider: Provider | undefined;
+        const libraries = createLibraries(config, pool, secret, {
+          queries,
+          provider: async () =>
+            (metadataProvider ??= await createMetadataProvider(config, secret, built.get(), log)),
         });
-        return await work({ ...partial, libraries: { ...base, clients } });
+        built.set(libraries);
+        return await work({ config, pool, secret, queries, libraries });
       } finally {
         await database.close();
       }

@@ -80,9 +80,8 @@ export function registerClientCommands(program: Command, context: () => CliConte
     .option('--require-mfa', 'users of this app must pass a second factor')
     .action(async (options: ClientCreateOptions) => {
       const cli = context();
-      const created = await cli.withRuntime(async ({ libraries }) => {
-        if (options.role.length > 0) await libraries.rbac.assertExist(options.role);
-        const result = await libraries.clients.create({
+      const created = await cli.withRuntime(({ libraries }) =>
+        libraries.clients.register({
           id: options.id,
           name: options.name,
           secret: options.secret,
@@ -98,15 +97,14 @@ export function registerClientCommands(program: Command, context: () => CliConte
           clientUri: options.clientUri,
           authMethod: options.authMethod,
           apis: options.api,
-        });
-        for (const role of options.role) await libraries.rbac.assignToClient(options.id, role);
-        if (options.requireMfa) await libraries.mfa.setClientRequired(options.id, true);
-        return result;
-      });
+          roles: options.role,
+          mfaRequired: options.requireMfa === true,
+        }),
+      );
       const lines = [`created client ${created.client.id}`];
       if (created.secret && !options.secret) lines.push(`client secret (shown once): ${created.secret}`);
       cli.print(
-        { ...created.client, roles: options.role, ...(created.secret ? { secret: created.secret } : {}) },
+        { ...created.client, roles: created.roles, ...(created.secret ? { secret: created.secret } : {}) },
         lines.join('\n'),
       );
     });

@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { notFound } from '../errors/app-error.ts';
 import type { CliContext } from './cli-context.ts';
 import { collect, table } from './options.ts';
 
@@ -153,9 +152,7 @@ export function registerUserRoleCommands(user: Command, context: () => CliContex
     ) => Promise<void>,
   ) =>
     cli.withRuntime(async ({ libraries }) => {
-      const account = await libraries.accounts.findByEmail(email);
-      if (!account) throw notFound(`no account with email ${email}`);
-      await work(account.id, libraries);
+      await work((await libraries.accounts.getByEmail(email)).id, libraries);
     });
 
   user

@@ -12,11 +12,11 @@ import {
 } from '../libraries/bootstrap-admin.ts';
 import { demoAccount, demoClient, seedDemo } from '../libraries/demo-seed.ts';
 import { createPasswordPolicy, loadCommonPasswords } from '../libraries/password-policy.ts';
-import { createRoleHolderQueries } from '../queries/role-holder-queries.ts';
 import { internalOriginFor, listen } from '../server.ts';
 import { superviseWorkers, workerCount } from '../cluster-supervisor.ts';
 import { connectConfiguredRedis, waitForRedis } from '../storage/connect-redis.ts';
 import { createMemoryHotState, createRedisHotState } from '../storage/hot-state.ts';
+import { createRoleHolderQueries } from '../queries/role-holder-queries.ts';
 
 /** Log fields that must never reach a log line, whatever a caller passes. */
 export const redactedLogPaths = [
@@ -95,7 +95,6 @@ async function serveProcess(
   if (leader && bootstrapAdmin) {
     const created = await createAdminBootstrap({
       accounts: gatehouse.accounts,
-      rbac: gatehouse.rbac,
       roleHolders: createRoleHolderQueries(database.pool),
     }).ensure(bootstrapAdmin);
     if (created)

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { notFound } from '../errors/app-error.ts';
 import type { CliContext } from './cli-context.ts';
 import { collect, table } from './options.ts';
 
@@ -26,19 +25,18 @@ export function registerUserCommands(program: Command, context: () => CliContext
         emailVerified?: boolean;
       }) => {
         const cli = context();
-        const account = await cli.withRuntime(async ({ libraries }) => {
-          if (options.role.length > 0) await libraries.rbac.assertExist(options.role);
-          const created = await libraries.accounts.create({
+        const account = await cli.withRuntime(({ libraries }) =>
+          libraries.accounts.createWithRoles({
             email: options.email,
             password: options.password,
             name: options.name,
             emailVerified: options.emailVerified === true,
-          });
-          for (const role of options.role) await libraries.rbac.assignToAccount(created.id, role);
-          return { ...created, roles: options.role };
-        });
+            roles: options.role,
+          }),
+        );
+        // The roles as given on the command line (the contract's output; the account holds each of them).
         cli.print(
-          { id: account.id, email: account.email, name: account.name, roles: account.roles },
+          { id: account.id, email: account.email, name: account.name, roles: options.role },
           `created user ${account.email} (${account.id})`,
         );
       },
@@ -73,8 +71,7 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .action(async (options: { email: string }) => {
       const cli = context();
       const enrollment = await cli.withRuntime(async ({ libraries }) => {
-        const account = await libraries.accounts.findByEmail(options.email);
-        if (!account) throw notFound(`no account with email ${options.email}`);
+        const account = await libraries.accounts.getByEmail(options.email);
         const provisioned = await libraries.mfa.provision(account);
         await libraries.audit.record('mfa.enrolled', {
           accountId: account.id,
@@ -104,8 +101,7 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .action(async (options: { email: string }) => {
       const cli = context();
       const removed = await cli.withRuntime(async ({ libraries }) => {
-        const account = await libraries.accounts.findByEmail(options.email);
-        if (!account) throw notFound(`no account with email ${options.email}`);
+        const account = await libraries.accounts.getByEmail(options.email);
         const reset = await libraries.mfa.reset(account.id);
         if (reset) await libraries.audit.record('mfa.removed', { accountId: account.id, actor: 'cli' });
         return reset;
@@ -123,8 +119,7 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .action(async (options: { email: string }) => {
       const cli = context();
       const { sessions, grants } = await cli.withRuntime(async ({ libraries }) => {
-        const account = await libraries.accounts.findByEmail(options.email);
-        if (!account) throw notFound(`no account with email ${options.email}`);
+        const account = await libraries.accounts.getByEmail(options.email);
         return {
           sessions: await libraries.sessionLedger.listSessions(account.id),
           grants: await libraries.sessionLedger.listGrants(account.id),
@@ -150,8 +145,7 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .action(async (options: { email: string }) => {
       const cli = context();
       const outcome = await cli.withRuntime(async ({ libraries }) => {
-        const account = await libraries.accounts.findByEmail(options.email);
-        if (!account) throw notFound(`no account with email ${options.email}`);
+        const account = await libraries.accounts.getByEmail(options.email);
         // Sessions live in the running servers' store (Redis or their memory): they carry the sign-out out.
         const id = await libraries.sessionLedger.request('sign-out-everywhere', account.id, 'cli');
         return { id, result: await libraries.sessionLedger.waitFor(id, 5000) };
@@ -171,8 +165,7 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .action(async (options: { email: string }) => {
       const cli = context();
       const result = await cli.withRuntime(async ({ libraries }) => {
-        const account = await libraries.accounts.findByEmail(options.email);
-        if (!account) throw notFound(`no account with email ${options.email}`);
+        const account = await libraries.accounts.getByEmail(options.email);
         // The counters live in the running servers' store (Redis or their memory): they carry it out.
         const id = await libraries.sessionLedger.request('unlock', account.id, 'cli');
         return libraries.sessionLedger.waitFor(id, 5000);

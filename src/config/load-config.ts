@@ -2,16 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isLoopbackHost } from '../libraries/loopback.ts';
 import { configSchema, type Config } from './schema.ts';
+import { ConfigError } from '../errors/config-error.ts';
 
 /**
  * Configuration after defaults are resolved: the issuer is always known, the secret may still be absent, and
  * `host` is null only where the server listens on every interface.
  */
 export type GatehouseConfig = Omit<Config, 'issuer'> & { issuer: string };
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 const configDir = fileURLToPath(new URL('../../config/', import.meta.url));
 

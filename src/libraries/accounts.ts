@@ -4,6 +4,8 @@ import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { AccountQueries, AccountRow } from '../queries/account-queries.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { PasswordHasher } from './passwords.ts';
+import { noSuchRole } from './rbac.ts';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/sql-state.ts';
 
 export interface Account {
   id: string;
@@ -87,29 +89,52 @@ export function createAccountLibrary({
   passwords: PasswordHasher;
   policy: PasswordPolicy;
 }) {
+  /** Throws the 404 naming the first of `roles` that is not a role. */
+  async function requireRoles(roles: readonly string[]): Promise<void> {
+    const [unknown] = await queries.unknownRoles(roles);
+    if (unknown !== undefined) throw noSuchRole(unknown);
+  }
+
+  /** Checks a new account as `create` does, then writes it with its roles in one statement (see insertWithRoles). */
+  async function insertAccount(input: NewAccountInput, roles: readonly string[]) {
+    const email = normaliseEmail(input.email);
+    // A new account has no second factor yet, so the longer minimum applies.
+    policy.check(input.password, { email, hasSecondFactor: false });
+    if (input.name !== undefined && input.name.length > 200)
+      throw invalidRequest('the name is too long', 'name');
+    if (await queries.findByEmail(email)) throw conflict(`an account with email ${email} already exists`);
+    const passwordHash = await passwords.hash(input.password);
+    try {
+      const { row, roles: held } = await queries.insertWithRoles(
+        { email, name: input.name ?? null, passwordHash, emailVerified: input.emailVerified ?? false },
+        roles,
+      );
+      return { account: toAccount(row), roles: held };
+    } catch (error) {
+      // Two concurrent creations of one email: the unique index decides.
+      if (isUniqueViolation(error)) throw conflict(`an account with email ${email} already exists`);
+      // A role deleted since it was checked: nothing was written, and the error names it as the check would.
+      if (isForeignKeyViolation(error)) await requireRoles(roles);
+      throw error;
+    }
+  }
+
   return {
     async create(input: NewAccountInput): Promise<Account> {
-      const email = normaliseEmail(input.email);
-      // A new account has no second factor yet, so the longer minimum applies.
-      policy.check(input.password, { email, hasSecondFactor: false });
-      if (input.name !== undefined && input.name.length > 200)
-        throw invalidRequest('the name is too long', 'name');
-      if (await queries.findByEmail(email)) throw conflict(`an account with email ${email} already exists`);
-      const passwordHash = await passwords.hash(input.password);
-      try {
-        const row = await queries.insert({
-          email,
-          name: input.name ?? null,
-          passwordHash,
-          emailVerified: input.emailVerified ?? false,
-        });
-        return toAccount(row);
-      } catch (error) {
-        // Two concurrent creations of one email: the unique index decides.
-        if ((error as { code?: string }).code === '23505')
-          throw conflict(`an account with email ${email} already exists`);
-        throw error;
-      }
+      return (await insertAccount(input, [])).account;
+    },
+
+    /**
+     * "Create a user with roles", the one way the admin API and the CLI do it: every role must exist (a 404 names
+     * the first that does not, before anything is checked or written), and the account and its roles are written
+     * together or not at all. Returns the account with the roles it holds.
+     */
+    async createWithRoles(
+      input: NewAccountInput & { roles: readonly string[] },
+    ): Promise<Account & { roles: string[] }> {
+      await requireRoles(input.roles);
+      const { account, roles } = await insertAccount(input, input.roles);
+      return { ...account, roles };
     },
 
     /**
@@ -169,6 +194,13 @@ export function createAccountLibrary({
     async findByEmail(email: string): Promise<Account | undefined> {
       const row = await queries.findByEmail(email.trim());
       return row ? toAccount(row) : undefined;
+    },
+
+    /** The account with this email (case-insensitive), or the 404 that names the email as given. */
+    async getByEmail(email: string): Promise<Account> {
+      const row = await queries.findByEmail(email.trim());
+      if (!row) throw notFound(`no account with email ${email}`);
+      return toAccount(row);
     },
 
     async list(): Promise<Account[]> {

@@ -4,8 +4,8 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import { AppError } from '../errors/app-error.ts';
 import type { RedisClient } from '../storage/redis-adapter.ts';
+import { TooManyAttempts } from '../errors/too-many-attempts.ts';
 
 export interface ThrottlePolicy {
   /** Failures within `windowSeconds` that lock the key. */
@@ -15,23 +15,6 @@ export interface ThrottlePolicy {
   /** Failures allowed before delays start; each later failure doubles the wait (1 s, 2 s, 4 s... capped). */
   freeFailures: number;
   maxDelaySeconds: number;
-}
-
-export class TooManyAttempts extends AppError {
-  readonly retryAfterSeconds: number;
-  readonly locked: boolean;
-
-  constructor(retryAfterSeconds: number, locked: boolean) {
-    super(
-      'too_many_requests',
-      429,
-      locked
-        ? `Too many failed attempts: locked for ${Math.ceil(retryAfterSeconds / 60)} minute(s).`
-        : `Too many failed attempts: wait ${retryAfterSeconds} second(s) before trying again.`,
-    );
-    this.retryAfterSeconds = retryAfterSeconds;
-    this.locked = locked;
-  }
 }
 
 /**

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../config/load-config.ts';
+import { ConfigError } from '../errors/config-error.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { RoleHolderQueries } from '../queries/role-holder-queries.ts';
 import type { Account, AccountLibrary } from './accounts.ts';
 import type { PasswordPolicy } from './password-policy.ts';
-import type { RbacLibrary } from './rbac.ts';
 
 /** The built-in role of Gatehouse's administrators (migration 002). */
 export const adminRole = 'admin';
@@ -57,11 +56,7 @@ export async function readBootstrapAdmin(
  * The explicit first-administrator step of a deployment with its own database (the demo account exists only with
  * embedded storage). Builds on the account and role libraries; the caller runs it once per start.
  */
-export function createAdminBootstrap(deps: {
-  accounts: AccountLibrary;
-  rbac: RbacLibrary;
-  roleHolders: RoleHolderQueries;
-}) {
+export function createAdminBootstrap(deps: { accounts: AccountLibrary; roleHolders: RoleHolderQueries }) {
   return {
     /**
      * While no account holds the admin role, creates `admin` (email verified) with that role and returns it.
@@ -78,15 +73,14 @@ export function createAdminBootstrap(deps: {
         );
       }
       try {
-        // TODO: one transaction for the account and its role once the account library takes one (Logto's
-        // libraries/user.ts); a crash between the two leaves an account the next start reports as above.
-        const account = await deps.accounts.create({
+        // The account and its role are written together: a crash between them cannot leave an account that the
+        // next start would report as above.
+        return await deps.accounts.createWithRoles({
           email: admin.email,
           password: admin.password,
           emailVerified: true,
+          roles: [adminRole],
         });
-        await deps.rbac.assignToAccount(account.id, adminRole);
-        return account;
       } catch (error) {
         if (!(error instanceof AppError) || error.status >= 500) throw error;
         // Another instance starting at the same moment created the administrator first (the unique email decided).

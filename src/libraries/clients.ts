@@ -3,8 +3,11 @@ import { withTransaction, type Pool } from '../db/pg-pool.ts';
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { ClientQueries, ClientRow } from '../queries/client-queries.ts';
 import { isLoopbackHost } from './loopback.ts';
-import { sealContexts, type SecretBox } from './secret-box.ts';
-import { noConfigCache, type ConfigCache } from './config-cache.ts';
+import { noSuchRole } from './rbac.ts';
+import { sealContexts } from '../vocabulary/seal-contexts.ts';
+import type { SecretBox } from './secret-box.ts';
+import { noConfigCache, type ConfigCache } from '../db/config-cache.ts';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/sql-state.ts';
 
 export const deviceCodeGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 export const supportedGrantTypes = [
@@ -198,36 +201,74 @@ export function createClientLibrary(deps: {
     }
   }
 
+  /** Throws the 404 naming the first of `roles` that is not a role. */
+  async function requireRoles(roles: readonly string[]): Promise<void> {
+    const [unknown] = await queries.unknownRoles(roles);
+    if (unknown !== undefined) throw noSuchRole(unknown);
+  }
+
+  /**
+   * Checks a new client, then writes it, its APIs and its roles in one transaction: a client never exists without
+   * what it was registered with.
+   */
+  async function insertClient(
+    input: NewClientInput,
+    extra: { roles: readonly string[]; mfaRequired: boolean },
+  ): Promise<{ client: ClientSummary; secret: string | undefined }> {
+    const metadata = buildClientMetadata(input, production);
+    if (input.secret !== undefined && input.secret.length < 16) {
+      throw invalidRequest('a client secret must have at least 16 characters', 'secret');
+    }
+    const secret = input.public ? undefined : (input.secret ?? randomBytes(32).toString('base64url'));
+    await validate(metadata, secret);
+    const apis = await checkApis(input.apis);
+    if (await queries.findById(input.id)) throw conflict(`a client with id ${input.id} already exists`);
+    try {
+      await withTransaction(deps.pool, async (tx) => {
+        await queries.insert(
+          {
+            id: input.id,
+            sealedSecret: secret ? secretBox.seal(secret, secretContext) : null,
+            metadata,
+            firstParty: input.firstParty,
+            mfaRequired: extra.mfaRequired,
+          },
+          tx,
+        );
+        await queries.setApis(input.id, apis, tx);
+        await queries.addRoles(input.id, [...new Set(extra.roles)], tx);
+      });
+      return { client: toSummary((await queries.findById(input.id))!), secret };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`a client with id ${input.id} already exists`);
+      // A role or API deleted since it was checked: nothing was written, and the error names it as the check would.
+      if (isForeignKeyViolation(error)) {
+        await requireRoles(extra.roles);
+        await checkApis(apis);
+      }
+      throw error;
+    }
+  }
+
   return {
     /** @returns the client and, for confidential clients, its secret (shown once; stored sealed). */
-    async create(input: NewClientInput): Promise<{ client: ClientSummary; secret: string | undefined }> {
-      const metadata = buildClientMetadata(input, production);
-      if (input.secret !== undefined && input.secret.length < 16) {
-        throw invalidRequest('a client secret must have at least 16 characters', 'secret');
-      }
-      const secret = input.public ? undefined : (input.secret ?? randomBytes(32).toString('base64url'));
-      await validate(metadata, secret);
-      const apis = await checkApis(input.apis);
-      if (await queries.findById(input.id)) throw conflict(`a client with id ${input.id} already exists`);
-      try {
-        await withTransaction(deps.pool, async (tx) => {
-          await queries.insert(
-            {
-              id: input.id,
-              sealedSecret: secret ? secretBox.seal(secret, secretContext) : null,
-              metadata,
-              firstParty: input.firstParty,
-            },
-            tx,
-          );
-          await queries.setApis(input.id, apis, tx);
-        });
-        return { client: toSummary((await queries.findById(input.id))!), secret };
-      } catch (error) {
-        if ((error as { code?: string }).code === '23505')
-          throw conflict(`a client with id ${input.id} already exists`);
-        throw error;
-      }
+    create: (input: NewClientInput) => insertClient(input, { roles: [], mfaRequired: false }),
+
+    /**
+     * "Register a client", the one way the admin API and the CLI do it: with its service-account roles (each must
+     * exist: a 404 names the first that does not, before anything is checked or written), its allowed APIs and
+     * whether its users need a second factor, all written together or not at all.
+     * @returns the client, the roles as asked for, and for confidential clients its secret (shown once).
+     */
+    async register(
+      input: NewClientInput & { roles: readonly string[]; mfaRequired?: boolean | undefined },
+    ): Promise<{ client: ClientSummary; roles: string[]; secret: string | undefined }> {
+      await requireRoles(input.roles);
+      const created = await insertClient(input, {
+        roles: input.roles,
+        mfaRequired: input.mfaRequired === true,
+      });
+      return { ...created, roles: [...input.roles] };
     },
 
     /** Creates or refreshes a client Gatehouse itself owns (its account page). */

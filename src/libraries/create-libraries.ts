@@ -1,55 +1,88 @@
+import type { Provider } from 'oidc-provider';
+import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import type { Pool } from '../db/pg-pool.ts';
-import { createApiResourceQueries } from '../queries/api-resource-queries.ts';
-import { createAccountQueries } from '../queries/account-queries.ts';
-import { createAuditQueries } from '../queries/audit-queries.ts';
-import { createMfaQueries } from '../queries/mfa-queries.ts';
-import { createRoleQueries } from '../queries/role-queries.ts';
-import { createFederationQueries } from '../queries/federation-queries.ts';
-import { createSessionQueries } from '../queries/session-queries.ts';
-import { createSigningKeyQueries } from '../queries/signing-key-queries.ts';
+import { createQueries, type Queries } from '../queries/create-queries.ts';
+import type { HotState } from '../storage/hot-state.ts';
+import { createModelAdapters } from '../storage/model-adapters.ts';
 import { createAccountLibrary } from './accounts.ts';
 import { createAuditLog } from './audit.ts';
+import { createClientLibrary } from './clients.ts';
+import { noConfigCache, type ConfigCache } from '../db/config-cache.ts';
+import { createCsrfTokens } from './csrf.ts';
+import { createFederation } from './federation.ts';
+import { createIdentityProviderLibrary } from './identity-providers.ts';
 import { createMfaLibrary } from './mfa.ts';
+import { createPageRenderer } from './page-renderer.ts';
 import { createPasswordPolicy, loadCommonPasswords } from './password-policy.ts';
 import { createPasswordHasher } from './passwords.ts';
 import { createRbacLibrary } from './rbac.ts';
+import { createRequestInfoScope } from './request-info.ts';
 import { createSecretBox, deriveKey } from './secret-box.ts';
 import { createSessionLedger } from './session-ledger.ts';
-import { createIdentityProviderLibrary } from './identity-providers.ts';
-import { createUpstreamSignIn } from './upstream-sign-in.ts';
-import { noConfigCache, type ConfigCache } from './config-cache.ts';
-import {
-  cacheAccountQueries,
-  cacheApiResourceQueries,
-  cacheFederationQueries,
-  cacheMfaQueries,
-  cacheRoleQueries,
-} from '../queries/cached-queries.ts';
+import { createSessionManagement } from './session-management.ts';
 import { createSigningKeyLibrary, type SigningAlgorithm } from './signing-keys.ts';
+import { createSignInThrottles } from './throttles.ts';
+import { createUpstreamSignIn } from './upstream-sign-in.ts';
 
 /**
- * The business libraries over one pool, shared by the server and the CLI. The server passes a config cache for
- * its hot reads; the CLI reads straight through.
+ * Something built after the libraries that call it: the provider needs the libraries, and some of them need the
+ * provider back (to validate client metadata, end sessions). It is set once it exists, and only read when those
+ * libraries are used; a read before that is a wiring mistake, and says so.
+ */
+export interface LateRef<T> {
+  get(): T;
+  set(value: T): void;
+}
+
+export function createLateRef<T>(what: string): LateRef<T> {
+  let value: { current: T } | undefined;
+  return {
+    get() {
+      if (!value) throw new Error(`${what} is used before it is built`);
+      return value.current;
+    },
+    set(current) {
+      value = { current };
+    },
+  };
+}
+
+/**
+ * The business libraries over one pool, shared by the server and the CLI. The server passes queries over its
+ * config cache, for its hot reads; the CLI reads straight through.
  */
 export function createLibraries(
   config: GatehouseConfig,
   pool: Pool,
   secret: string,
-  options: { onAudit?: (type: string) => void; cache?: ConfigCache } = {},
+  options: {
+    /** Built over `cache` (by default, over no cache). */
+    queries?: Queries;
+    cache?: ConfigCache;
+    onAudit?: (type: string) => void;
+    /** The provider whose client schema validates client metadata: the server's, or one the CLI builds alike. */
+    provider?: () => Provider | Promise<Provider>;
+  } = {},
 ) {
   const cache = options.cache ?? noConfigCache;
+  const queries = options.queries ?? createQueries(pool, cache);
+  const provider =
+    options.provider ??
+    (() => {
+      throw new Error('no provider was given to validate client metadata with');
+    });
   const secretBox = createSecretBox(secret, config.previousSecrets);
   const passwords = createPasswordHasher(config.argon2);
   const policy = createPasswordPolicy(config.passwords, loadCommonPasswords());
   const accounts = createAccountLibrary({
-    queries: cacheAccountQueries(createAccountQueries(pool), cache),
+    queries: queries.accounts,
     passwords,
     policy,
   });
   const keys = createSigningKeyLibrary({
     pool,
-    queries: createSigningKeyQueries(pool),
+    queries: queries.signingKeys,
     secretBox,
     algorithms: config.keys.algorithms as SigningAlgorithm[],
     publishBeforeUseSeconds: config.keys.publishBeforeUseSeconds,
@@ -61,25 +94,37 @@ export function createLibraries(
   });
   const rbac = createRbacLibrary({
     pool,
-    roles: cacheRoleQueries(createRoleQueries(pool), cache),
-    apis: cacheApiResourceQueries(createApiResourceQueries(pool), cache),
+    roles: queries.roles,
+    apis: queries.apiResources,
   });
   const mfa = createMfaLibrary({
     pool,
-    queries: cacheMfaQueries(createMfaQueries(pool), cache),
+    queries: queries.mfa,
     secretBox,
     recoveryCodeKey: deriveKey(secret, 'recovery codes v1'),
     issuerName: new URL(config.issuer).host,
   });
-  const audit = createAuditLog(createAuditQueries(pool), options.onAudit);
-  const sessionLedger = createSessionLedger(createSessionQueries(pool));
+  const audit = createAuditLog(queries.audit, options.onAudit);
+  const sessionLedger = createSessionLedger(queries.sessions);
   const upstream = createUpstreamSignIn({ timeoutMs: 10_000 });
   const identityProviders = createIdentityProviderLibrary({
-    queries: cacheFederationQueries(createFederationQueries(pool), cache),
+    queries: queries.federation,
     secretBox,
     issuer: config.issuer,
     production: config.production,
     discover: (issuer) => upstream.discover(issuer),
+  });
+  const clients = createClientLibrary({
+    pool,
+    queries: queries.clients,
+    cache,
+    secretBox,
+    production: config.production,
+    // Validated by the running provider's own client schema, asked for at each call: the server's is built after
+    // the libraries, the CLI's only when a command registers a client.
+    validateMetadata: async (metadata) => {
+      await (await provider()).Client.validate(metadata as Parameters<Provider['Client']['validate']>[0]);
+    },
   });
   return {
     cache,
@@ -93,7 +138,82 @@ export function createLibraries(
     sessionLedger,
     upstream,
     identityProviders,
+    clients,
   };
 }
 
 export type Libraries = ReturnType<typeof createLibraries>;
+
+/**
+ * The libraries only a serving process has, on top of the shared ones: over its hot state (sign-in state,
+ * throttles, oidc-provider's short-lived models), its cookies and its provider.
+ */
+export function createServerLibraries(
+  config: GatehouseConfig,
+  deps: {
+    pool: Pool;
+    queries: Queries;
+    cache: ConfigCache;
+    hotState: HotState;
+    log: Logger;
+    secret: string;
+    onAudit: (type: string) => void;
+    /** The running provider; called only once the server runs, never while building. */
+    provider: () => Provider;
+  },
+) {
+  const { pool, queries, hotState, log, secret, provider } = deps;
+  const libraries = createLibraries(config, pool, secret, {
+    queries,
+    cache: deps.cache,
+    onAudit: deps.onAudit,
+    provider,
+  });
+  const { accounts, rbac, audit, clients } = libraries;
+  const federation = createFederation({
+    pool,
+    queries: queries.federation,
+    accountQueries: queries.accounts,
+    accounts,
+    rbac,
+    audit,
+    store: hotState.keyValue,
+    sessionTtlSeconds: config.ttl.session,
+    log,
+  });
+  const throttles = createSignInThrottles(config, hotState);
+  // Cookies are signed with the current secret's key and still verify under a previous one during a rotation.
+  const cookieKeys = (purpose: string) =>
+    [secret, ...config.previousSecrets].map((root) => deriveKey(root, purpose).toString('base64url'));
+  const csrf = createCsrfTokens(deriveKey(secret, 'csrf tokens v1'));
+  const requestInfo = createRequestInfoScope();
+  const adapterFor = createModelAdapters({
+    hotState,
+    oidcModels: queries.oidcModels,
+    sessions: queries.sessions,
+    requestInfo,
+    reuseGraceSeconds: config.refreshToken.reuseGraceSeconds,
+    findClient: (id) => clients.findProviderMetadata(id),
+  });
+  const sessions = createSessionManagement({
+    queries: queries.sessions,
+    ledger: libraries.sessionLedger,
+    adapterFor,
+    provider,
+    audit,
+    log,
+  });
+  return {
+    ...libraries,
+    federation,
+    throttles,
+    pages: createPageRenderer(),
+    cookieKeys,
+    csrf,
+    requestInfo,
+    adapterFor,
+    sessions,
+  };
+}
+
+export type ServerLibraries = ReturnType<typeof createServerLibraries>;

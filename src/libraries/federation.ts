@@ -9,6 +9,8 @@ import type { AuditLog } from './audit.ts';
 import { ruleClaimProblem, ruleClaims, type IdentityProvider, type RoleRule } from './identity-providers.ts';
 import type { RbacLibrary } from './rbac.ts';
 import type { UpstreamProfile } from './upstream-sign-in.ts';
+import { storeKeys } from '../vocabulary/store-keys.ts';
+import { isUniqueViolation } from '../db/sql-state.ts';
 
 export type FederatedResolution =
   | { kind: 'signed-in'; accountId: string; created: boolean }
@@ -37,8 +39,6 @@ function matchesRule(claims: Record<string, unknown>, rule: RoleRule): boolean {
   const value = claims[rule.claim];
   return Array.isArray(value) ? value.some(same) : same(value);
 }
-
-const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
 
 /**
  * Accounts behind upstream sign-ins: find the linked account, link to an existing one when the upstream vouches
@@ -230,9 +230,10 @@ export function createFederation(deps: {
 
     /** Remembers which upstream a sign-in came through, for the ID token's `idp` claim. */
     rememberLogin: (accountId: string, loginTs: number, idpId: string) =>
-      deps.store.set(`login-idp:${accountId}:${loginTs}`, idpId, deps.sessionTtlSeconds),
+      deps.store.set(storeKeys.loginIdp(accountId, loginTs), idpId, deps.sessionTtlSeconds),
 
-    idpOfLogin: (accountId: string, authTime: number) => deps.store.get(`login-idp:${accountId}:${authTime}`),
+    idpOfLogin: (accountId: string, authTime: number) =>
+      deps.store.get(storeKeys.loginIdp(accountId, authTime)),
   };
 }
 

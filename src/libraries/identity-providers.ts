@@ -1,7 +1,8 @@
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { FederationQueries, IdentityProviderRow } from '../queries/federation-queries.ts';
 import { isLoopbackHost } from './loopback.ts';
-import { sealContexts, type SecretBox } from './secret-box.ts';
+import { sealContexts } from '../vocabulary/seal-contexts.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export type IdentityProviderType = 'oidc' | 'github' | 'google';
 export type LinkPolicy = 'confirm' | 'auto' | 'never';

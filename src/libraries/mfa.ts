@@ -2,7 +2,8 @@ import { createHmac, randomInt } from 'node:crypto';
 import { withTransaction, type Pool } from '../db/pg-pool.ts';
 import { conflict, notFound } from '../errors/app-error.ts';
 import type { MfaQueries } from '../queries/mfa-queries.ts';
-import { sealContexts, type SecretBox } from './secret-box.ts';
+import { sealContexts } from '../vocabulary/seal-contexts.ts';
+import type { SecretBox } from './secret-box.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
 
 export type SecondFactor = 'otp' | 'recovery_code';

@@ -3,6 +3,7 @@ import type { AccountLibrary } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
 import type { SignInThrottles } from './throttles.ts';
 import type { SessionManagement } from './session-management.ts';
+import { throttleKeys } from '../vocabulary/throttle-keys.ts';
 
 /**
  * Unlocks an account's sign-in: forgets failed passwords (by email), second-factor codes and password-change
@@ -15,9 +16,9 @@ export async function unlockAccount(
 ): Promise<void> {
   const { throttles } = deps;
   await Promise.all([
-    throttles.passwordPerAccount.reset(`email:${account.email.trim().toLowerCase()}`),
-    throttles.passwordPerAccount.reset(`change:${account.id}`),
-    throttles.factorPerAccount.reset(`account:${account.id}`),
+    throttles.passwordPerAccount.reset(throttleKeys.email(account.email)),
+    throttles.passwordPerAccount.reset(throttleKeys.passwordChange(account.id)),
+    throttles.factorPerAccount.reset(throttleKeys.secondFactor(account.id)),
   ]);
   await deps.audit.record('account.unlocked', { accountId: account.id, actor });
 }

@@ -36,6 +36,9 @@ export interface Explanation {
   reason: string;
 }
 
+/** The 404 for a role name that is not a role (the admin API and the CLI answer with it). */
+export const noSuchRole = (name: string) => notFound(`no role named ${name}`);
+
 const roleNamePattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const permissionPattern = /^[\x21-\x7e]{1,128}$/;
 
@@ -126,7 +129,7 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
 
   async function requireRole(name: string): Promise<RoleRow> {
     const role = await roles.find(name);
-    if (!role) throw notFound(`no role named ${name}`);
+    if (!role) throw noSuchRole(name);
     return role;
   }
 
@@ -178,7 +181,7 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
     async assertExist(names: readonly string[]): Promise<void> {
       const found = new Set(await roles.existing(names));
       const missing = names.find((name) => !found.has(name));
-      if (missing !== undefined) throw notFound(`no role named ${missing}`);
+      if (missing !== undefined) throw noSuchRole(missing);
     },
 
     async assignToAccount(accountId: string, roleName: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { SecretBoxError } from '../errors/secret-box-error.ts';
 
 /**
  * Authenticated encryption of secrets at rest (TOTP seeds, signing keys, client and upstream secrets) with
@@ -20,18 +21,6 @@ export interface SecretBox {
   open(sealed: string, context: string): string;
   /** True when the value was sealed under the current secret. */
   isCurrent(sealed: string): boolean;
-}
-
-/** What each sealed value is for; authenticated with it, so a value cannot be replayed as another kind. */
-export const sealContexts = {
-  clientSecret: 'client secret',
-  signingKey: 'signing key',
-  totpSeed: 'totp seed',
-  upstreamClientSecret: 'upstream client secret',
-} as const;
-
-export class SecretBoxError extends Error {
-  override name = 'SecretBoxError';
 }
 
 interface DerivedKey {

@@ -1,7 +1,8 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { withTransaction, type Pool } from '../db/pg-pool.ts';
 import type { SigningKeyQueries, SigningKeyRow } from '../queries/signing-key-queries.ts';
-import { sealContexts, type SecretBox } from './secret-box.ts';
+import { sealContexts } from '../vocabulary/seal-contexts.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 

@@ -1,5 +1,5 @@
-// Postgres SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, restart).
-const unavailableSqlStates = /^(08|57P)/;
+import { isDatabaseAway } from '../db/sql-state.ts';
+
 const unavailableNodeCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -29,8 +29,7 @@ const unavailableMessages = [
 export function isStorageUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const { code } = error as { code?: unknown };
-  if (typeof code === 'string' && (unavailableNodeCodes.has(code) || unavailableSqlStates.test(code)))
-    return true;
+  if (isDatabaseAway(error) || (typeof code === 'string' && unavailableNodeCodes.has(code))) return true;
   if (error.name === 'MaxRetriesPerRequestError') return true;
   if (unavailableMessages.some((message) => error.message.includes(message))) return true;
   return error.cause !== undefined && error.cause !== error && isStorageUnavailable(error.cause);

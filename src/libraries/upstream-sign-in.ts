@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import type { ProviderCredentials } from './identity-providers.ts';
+import { UpstreamError } from '../errors/upstream-error.ts';
 
 /** What an upstream says about the person, mapped to Gatehouse's terms. */
 export interface UpstreamProfile {
@@ -17,18 +18,6 @@ export interface UpstreamRequest {
   state: string;
   nonce: string;
   codeVerifier: string;
-}
-
-export type UpstreamFailure = 'denied' | 'unreachable' | 'rejected';
-
-export class UpstreamError extends Error {
-  override name = 'UpstreamError';
-  readonly kind: UpstreamFailure;
-
-  constructor(kind: UpstreamFailure, message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.kind = kind;
-  }
 }
 
 const unreachableCodes = new Set([

@@ -2,6 +2,7 @@ import type { Context, Middleware } from 'koa';
 import { AppError } from '../errors/app-error.ts';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
 import { isStorageUnavailable } from '../libraries/storage-errors.ts';
+import { isBadInput, isUniqueViolation } from '../db/sql-state.ts';
 
 interface Described {
   status: number;
@@ -37,16 +38,10 @@ export function describeError(error: unknown): Described {
       description: 'A storage service is unavailable. Try again shortly.',
     };
   }
-  const sqlState = (error as { code?: unknown }).code;
-  if (
-    typeof sqlState === 'string' &&
-    /^(22|23)[0-9A-Z]{3}$/.test(sqlState) &&
-    error instanceof Error &&
-    !(error instanceof AppError)
-  ) {
+  if (isBadInput(error) && error instanceof Error && !(error instanceof AppError)) {
     // Data exceptions and constraint violations come from input that slipped past validation: the request is
     // wrong, not the server. (Class 22: data exception; 23: integrity constraint violation.)
-    return sqlState === '23505'
+    return isUniqueViolation(error)
       ? { status: 409, error: 'conflict', description: 'That already exists.' }
       : {
           status: 400,

@@ -1,6 +1,8 @@
 import type { Provider } from 'oidc-provider';
-import { TooManyAttempts, type AttemptThrottle } from '../libraries/attempt-throttle.ts';
+import { TooManyAttempts } from '../errors/too-many-attempts.ts';
+import type { AttemptThrottle } from '../libraries/attempt-throttle.ts';
 import { guardStorage } from './guarded-adapter.ts';
+import { throttleKeys } from '../vocabulary/throttle-keys.ts';
 
 const clientAuthenticatingPaths = new Set([
   '/token',
@@ -36,7 +38,7 @@ export function installClientAuthThrottle(
 ): void {
   provider.use(async (ctx, next) => {
     if (ctx.method !== 'POST' || !clientAuthenticatingPaths.has(ctx.path)) return next();
-    const ipKey = `ip:${ctx.ip}`;
+    const ipKey = throttleKeys.ip(ctx.ip);
     const headerClient = basicClientId(ctx.get('authorization'));
     let clientRecordClean = false;
     try {

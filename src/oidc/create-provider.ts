@@ -10,6 +10,7 @@ import { installFrontchannelLogout } from './frontchannel-logout.ts';
 import { installIntrospectionExtensions } from './introspection-extensions.ts';
 import { buildProviderConfiguration, type ProviderConfigurationDeps } from './provider-configuration.ts';
 import type { TokenInspector } from './token-inspector.ts';
+import { providerCookieNames } from '../vocabulary/cookie-names.ts';
 
 /** Builds the oidc-provider instance, adds Gatehouse's introspection answers, and routes its events to the log. */
 export function createProvider(
@@ -28,7 +29,7 @@ export function createProvider(
   if (deps.inspector)
     installIntrospectionExtensions(provider, { inspector: deps.inspector, rbac: deps.rbac });
   installFrontchannelLogout(provider, deps.pages);
-  installDeviceFormGuard(provider, deps.pages, 'gh_session');
+  installDeviceFormGuard(provider, deps.pages, providerCookieNames.session);
   if (deps.clientAuthThrottle) installClientAuthThrottle(provider, deps.clientAuthThrottle);
   const audit = deps.audit;
   if (audit) {

@@ -1,6 +1,7 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { MfaLibrary } from '../libraries/mfa.ts';
 import { guardStorage } from './guarded-adapter.ts';
+import { stepUpChecks } from '../vocabulary/interaction-paths.ts';
 
 const { base, Check } = interactionPolicy;
 
@@ -28,19 +29,23 @@ export function createInteractionPolicy(deps: { mfa: MfaLibrary; mfaAcr: string 
     ),
   );
   login.checks.add(
-    new Check('mfa_requested', 'the client asks for a second factor (acr_values)', (ctx) => {
+    new Check(stepUpChecks.requested, 'the client asks for a second factor (acr_values)', (ctx) => {
       const requested = String(ctx.oidc.params?.acr_values ?? '').split(' ');
       if (!requested.includes(deps.mfaAcr) || !ctx.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
       return hasMfa(ctx) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
   login.checks.add(
-    new Check('mfa_policy', 'a role of the user or the client requires a second factor', async (ctx) => {
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId || hasMfa(ctx)) return Check.NO_NEED_TO_PROMPT;
-      const required = await guardStorage(() => deps.mfa.isRequired(accountId, ctx.oidc.client?.clientId));
-      return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      stepUpChecks.policy,
+      'a role of the user or the client requires a second factor',
+      async (ctx) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId || hasMfa(ctx)) return Check.NO_NEED_TO_PROMPT;
+        const required = await guardStorage(() => deps.mfa.isRequired(accountId, ctx.oidc.client?.clientId));
+        return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
   // RFC 8628 section 5.4: the person confirms the device after signing in, even for first-party tools and when a
   // grant already covers the request (Gatehouse's device pages skip oidc-provider's confirmation before sign-in).

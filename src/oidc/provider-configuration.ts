@@ -10,7 +10,8 @@ import type { GatehouseConfig } from '../config/load-config.ts';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
 import type { RbacLibrary } from '../libraries/rbac.ts';
 import type { KeySet } from '../libraries/signing-keys.ts';
-import { interactionUrl } from '../routes/interaction/interaction-helpers.ts';
+import { providerCookieNames } from '../vocabulary/cookie-names.ts';
+import { interactionUrl } from '../vocabulary/interaction-paths.ts';
 import { acrValues } from './acr.ts';
 import { createDeviceFlowPages, userCodeMask } from './device-flow-pages.ts';
 import { createOutgoingFetch } from './outgoing-fetch.ts';
@@ -63,7 +64,7 @@ export function buildProviderConfiguration(deps: ProviderConfigurationDeps): Con
     conformIdTokenClaims: false,
     cookies: {
       keys: deps.cookieKeys,
-      names: { session: 'gh_session', interaction: 'gh_interaction', resume: 'gh_resume' },
+      names: { ...providerCookieNames },
       long: cookieOptions,
       short: cookieOptions,
     },

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pg-pool.ts';
+import { findUnknownRoles } from './role-queries.ts';
 
 export interface AccountRow {
   id: string;
@@ -30,6 +31,34 @@ export function createAccountQueries(db: Queryable) {
       );
       return rows[0]!;
     },
+
+    /**
+     * A new account holding `roleNames`, in one statement so it is all or nothing: a role that is gone by the time
+     * it is written (foreign key, 23503) or a taken email (23505) leaves no account behind. Returns the roles as
+     * the account holds them (sorted, as rolesOfAccount reads them).
+     */
+    async insertWithRoles(
+      account: NewAccount,
+      roleNames: readonly string[],
+    ): Promise<{ row: AccountRow; roles: string[] }> {
+      const { rows } = await db.query<AccountRow & { roles: string[] }>(
+        `WITH account AS (
+           INSERT INTO accounts (email, name, password_hash, email_verified) VALUES ($1, $2, $3, $4)
+           RETURNING ${columns}
+         ), granted AS (
+           INSERT INTO account_roles (account_id, role_name)
+           SELECT account.id, role_name FROM account, unnest($5::text[]) AS role_name
+           RETURNING role_name
+         )
+         SELECT account.*, ARRAY(SELECT role_name FROM granted ORDER BY role_name) AS roles FROM account`,
+        [account.email, account.name, account.passwordHash, account.emailVerified, [...new Set(roleNames)]],
+      );
+      const { roles, ...row } = rows[0]!;
+      return { row, roles };
+    },
+
+    /** Which of these role names are not roles (checked before writing, so the error can name one). */
+    unknownRoles: (names: readonly string[]) => findUnknownRoles(db, names),
 
     async findByEmail(email: string): Promise<AccountRow | undefined> {
       const { rows } = await db.query<AccountRow>(

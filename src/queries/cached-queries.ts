@@ -1,4 +1,4 @@
-import { invalidating, type ConfigCache } from '../libraries/config-cache.ts';
+import { invalidating, type ConfigCache } from '../db/config-cache.ts';
 import type { AccountQueries } from './account-queries.ts';
 import type { ApiResourceQueries } from './api-resource-queries.ts';
 import type { ClientQueries } from './client-queries.ts';
@@ -18,6 +18,8 @@ export function cacheClientQueries(queries: ClientQueries, cache: ConfigCache): 
     upsert: write(queries.upsert),
     update: write(queries.update),
     setApis: write(queries.setApis),
+    // A client's roles are also what the rbac area caches (its grants).
+    addRoles: invalidating(cache, 'clients', 'rbac')(queries.addRoles),
     delete: write(queries.delete),
   };
 }
@@ -64,6 +66,8 @@ export function cacheAccountQueries(queries: AccountQueries, cache: ConfigCache)
     ...queries,
     findById: (id) => cache.get('accounts', id, () => queries.findById(id)),
     insert: write(queries.insert),
+    // An account with its roles also writes what the rbac area caches.
+    insertWithRoles: invalidating(cache, 'accounts', 'rbac')(queries.insertWithRoles),
     update: write(queries.update),
     updatePasswordHash: write(queries.updatePasswordHash),
   };

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pg-pool.ts';
+import { findUnknownRoles } from './role-queries.ts';
 
 export interface ClientRow {
   id: string;
@@ -25,13 +26,29 @@ const columns = `id, sealed_secret, metadata, first_party, mfa_required,
 
 export function createClientQueries(db: Queryable) {
   return {
-    async insert(client: ClientRecord, tx: Queryable = db): Promise<ClientRow> {
+    async insert(
+      client: ClientRecord & { mfaRequired?: boolean | undefined },
+      tx: Queryable = db,
+    ): Promise<ClientRow> {
       const { rows } = await tx.query<ClientRow>(
-        `INSERT INTO clients (id, sealed_secret, metadata, first_party) VALUES ($1, $2, $3, $4) RETURNING ${columns}`,
-        [client.id, client.sealedSecret, client.metadata, client.firstParty],
+        `INSERT INTO clients (id, sealed_secret, metadata, first_party, mfa_required) VALUES ($1, $2, $3, $4, $5)
+         RETURNING ${columns}`,
+        [client.id, client.sealedSecret, client.metadata, client.firstParty, client.mfaRequired ?? false],
       );
       return rows[0]!;
     },
+
+    /** Gives a client roles (service-account roles, for its client_credentials tokens). */
+    async addRoles(clientId: string, roleNames: readonly string[], tx: Queryable = db): Promise<void> {
+      if (roleNames.length === 0) return;
+      await tx.query(
+        `INSERT INTO client_roles (client_id, role_name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+        [clientId, roleNames],
+      );
+    },
+
+    /** Which of these role names are not roles (checked before writing, so the error can name one). */
+    unknownRoles: (names: readonly string[]) => findUnknownRoles(db, names),
 
     /** Creates or replaces a client (Gatehouse's own first-party clients are written at every start). */
     async upsert(client: ClientRecord): Promise<void> {

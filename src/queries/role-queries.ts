@@ -19,6 +19,21 @@ const roleWithPermissions = `
          COALESCE(array_agg(rp.permission ORDER BY rp.permission) FILTER (WHERE rp.permission IS NOT NULL), '{}') AS permissions
   FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name`;
 
+/**
+ * Which of these role names are not roles, in the order given. The account and client queries check with it before
+ * they write a new account's or client's roles, so the error can name the first unknown one.
+ */
+export async function findUnknownRoles(db: Queryable, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const known = new Set(await existingRoles(db, names));
+  return names.filter((name) => !known.has(name));
+}
+
+async function existingRoles(db: Queryable, names: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM roles WHERE name = ANY($1)', [names]);
+  return rows.map((row) => row.name);
+}
+
 /** Roles, their permissions, and who holds them (accounts and clients). */
 export function createRoleQueries(db: Queryable) {
   async function grantsOf(
@@ -81,12 +96,7 @@ export function createRoleQueries(db: Queryable) {
       return rows;
     },
 
-    async existing(names: readonly string[]): Promise<string[]> {
-      const { rows } = await db.query<{ name: string }>('SELECT name FROM roles WHERE name = ANY($1)', [
-        names,
-      ]);
-      return rows.map((row) => row.name);
-    },
+    existing: (names: readonly string[]) => existingRoles(db, names),
 
     async delete(name: string): Promise<boolean> {
       const { rowCount } = await db.query('DELETE FROM roles WHERE name = $1 AND NOT builtin', [name]);

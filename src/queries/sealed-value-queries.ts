@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pg-pool.ts';
-import { sealContexts } from '../libraries/secret-box.ts';
+import { sealContexts } from '../vocabulary/seal-contexts.ts';
 
 /** Every column holding a value sealed with the at-rest key, and what it was sealed for (the AEAD context). */
 export const sealedColumns = [

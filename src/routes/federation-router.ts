@@ -2,11 +2,12 @@ import Router from '@koa/router';
 import type { IdentityProviderLibrary } from '../libraries/identity-providers.ts';
 import { federationRedirectUri } from '../libraries/identity-providers.ts';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
-import { UpstreamError, type UpstreamSignIn } from '../libraries/upstream-sign-in.ts';
+import { UpstreamError } from '../errors/upstream-error.ts';
+import type { UpstreamSignIn } from '../libraries/upstream-sign-in.ts';
 import type { KeyValueStore } from '../storage/hot-state.ts';
 import { isSameBrowser } from '../libraries/browser-binding.ts';
 import type { AuditLog } from '../libraries/audit.ts';
-import { interactionUrl } from './interaction/interaction-helpers.ts';
+import { interactionUrl } from '../vocabulary/interaction-paths.ts';
 import {
   federationBrowserCookie,
   outcomeKey,

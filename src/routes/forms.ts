@@ -1,4 +1,4 @@
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { AppError, invalidRequest } from '../errors/app-error.ts';
 import type { CsrfTokens } from '../libraries/csrf.ts';
@@ -31,6 +31,30 @@ export function assertCsrf(csrf: CsrfTokens, binding: string, token: unknown): v
     );
   }
 }
+
+/**
+ * A form post's prelude: the body read against `schema`, then its CSRF token checked against `binding` (what the
+ * page that showed the form was bound to). Every form handler starts here, so neither step can be left out.
+ */
+export function readCsrfForm<T extends z.ZodType<{ csrf: string }>>(
+  ctx: Context,
+  csrf: CsrfTokens,
+  binding: string,
+  schema: T,
+): z.infer<T> {
+  const form = readForm(ctx, schema);
+  assertCsrf(csrf, binding, form.csrf);
+  return form;
+}
+
+/** Pages that show or take personal data, codes or tokens are never stored by a browser or a proxy. */
+export const noStore: Middleware = async (ctx, next) => {
+  ctx.set('Cache-Control', 'no-store');
+  await next();
+};
+
+/** A form with nothing but its CSRF token (a button). */
+export const csrfOnlyForm = z.object({ csrf: z.string().max(100) });
 
 /** A single-line text field of bounded length. */
 export const textField = (max: number) => z.string().max(max);

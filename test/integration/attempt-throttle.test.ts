@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { createAttemptThrottle, TooManyAttempts } from '../../src/libraries/attempt-throttle.ts';
+import { TooManyAttempts } from '../../src/errors/too-many-attempts.ts';
+import { createAttemptThrottle } from '../../src/libraries/attempt-throttle.ts';
 import { createTestRedis, type TestRedis } from '../support/services.ts';
 
 /** The attempt throttle on Redis, as two Gatehouse processes share it (two throttles on two connections). */

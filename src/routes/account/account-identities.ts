@@ -1,50 +1,42 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
 import { AppError } from '../../errors/app-error.ts';
 import type { AccountLibrary } from '../../libraries/accounts.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { Federation } from '../../libraries/federation.ts';
 import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
-import type { AccountSession } from './account-router.ts';
+import { csrfOnlyForm } from '../forms.ts';
+import { accountCsrfBinding, type AccountPageGuard, type CurrentAccountSession } from './account-session.ts';
 
-const csrfOnly = z.object({ csrf: textField(100) });
-
-export interface AccountIdentitiesDeps {
+export interface AccountIdentitiesDeps extends AccountPageGuard {
   accounts: AccountLibrary;
   federation: Federation;
   identityProviders: IdentityProviderLibrary;
   pages: PageRenderer;
   csrf: CsrfTokens;
-  requireSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined>;
 }
 
 /** Linked upstream identities on the account page, each removable unless it is the last way to sign in. */
 export function registerAccountIdentities(router: Router, deps: AccountIdentitiesDeps): void {
-  const binding = (id: string) => `account:${id}`;
-
-  async function render(ctx: Context, current: { id: string; session: AccountSession }, error?: string) {
+  async function render(ctx: Context, current: CurrentAccountSession, error?: string) {
     ctx.type = 'html';
     ctx.body = deps.pages.render('account-identities', {
       title: 'Linked accounts',
       identities: await deps.federation.linksOf(current.session.sub, await deps.identityProviders.list()),
-      csrf: deps.csrf.tokenFor(binding(current.id)),
+      csrf: deps.csrf.tokenFor(accountCsrfBinding(current.id)),
       error,
     });
   }
 
   router.get('/identities', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const current = await deps.requireSession(ctx);
     if (current) await render(ctx, current);
   });
 
   router.post('/identities/:idp/remove', async (ctx) => {
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
     if (!current) return;
-    assertCsrf(deps.csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
     const account = await deps.accounts.get(current.session.sub);
     try {
       await deps.federation.unlink(account.id, ctx.params.idp!, account.hasPassword);

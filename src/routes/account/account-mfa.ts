@@ -6,31 +6,24 @@ import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import { qrCodeDataUri } from '../../libraries/qr-code.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
-import type { AccountSession } from './account-router.ts';
+import { csrfOnlyForm, textField } from '../forms.ts';
+import { accountCsrfBinding, type AccountPageGuard, type CurrentAccountSession } from './account-session.ts';
 
-const csrfOnly = z.object({ csrf: textField(100) });
 const codeForm = z.object({ csrf: textField(100), code: textField(64) });
 
-export interface AccountMfaDeps {
+export interface AccountMfaDeps extends AccountPageGuard {
   mfa: MfaLibrary;
   audit: AuditLog;
   pages: PageRenderer;
   csrf: CsrfTokens;
   /** The signed-in account page session, or a redirect to sign in (then undefined). */
-  requireSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined>;
 }
 
 /** Two-step verification on the account page: set up an authenticator app, and renew recovery codes. */
 export function registerAccountMfa(router: Router, deps: AccountMfaDeps): void {
   const { mfa, audit, pages, csrf } = deps;
-  const binding = (sessionId: string) => `account:${sessionId}`;
 
-  async function renderEnroll(
-    ctx: Context,
-    current: { id: string; session: AccountSession },
-    error?: string,
-  ) {
+  async function renderEnroll(ctx: Context, current: CurrentAccountSession, error?: string) {
     const account = { id: current.session.sub, email: current.session.email };
     const enrollment = (await mfa.pendingEnrollment(account)) ?? (await mfa.startEnrollment(account));
     ctx.type = 'html';
@@ -40,38 +33,33 @@ export function registerAccountMfa(router: Router, deps: AccountMfaDeps): void {
       qrCode: await qrCodeDataUri(enrollment.otpauthUri),
       secret: enrollment.secret,
       error,
-      csrf: csrf.tokenFor(binding(current.id)),
+      csrf: csrf.tokenFor(accountCsrfBinding(current.id)),
       action: '/account/mfa/confirm',
     });
   }
 
   router.get('/mfa', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const current = await deps.requireSession(ctx);
     if (!current) return;
     ctx.type = 'html';
     ctx.body = pages.render('account-mfa', {
       title: 'Two-step verification',
       status: await mfa.status(current.session.sub),
-      csrf: csrf.tokenFor(binding(current.id)),
+      csrf: csrf.tokenFor(accountCsrfBinding(current.id)),
     });
   });
 
   router.post('/mfa/setup', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
     if (!current) return;
-    assertCsrf(csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
     if (await mfa.isEnrolled(current.session.sub)) return ctx.redirect('/account/mfa');
     return renderEnroll(ctx, current);
   });
 
   router.post('/mfa/confirm', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, codeForm);
     if (!current) return;
-    const form = readForm(ctx, codeForm);
-    assertCsrf(csrf, binding(current.id), form.csrf);
+    const { form } = current;
     const codes = await mfa.confirmEnrollment(current.session.sub, form.code);
     if (!codes)
       return renderEnroll(
@@ -89,10 +77,8 @@ export function registerAccountMfa(router: Router, deps: AccountMfaDeps): void {
   });
 
   router.post('/mfa/recovery-codes', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
     if (!current) return;
-    assertCsrf(csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
     const codes = await mfa.regenerateRecoveryCodes(current.session.sub);
     await audit.record('mfa.recovery_codes_regenerated', { accountId: current.session.sub, ip: ctx.ip });
     ctx.type = 'html';

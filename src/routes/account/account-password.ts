@@ -3,14 +3,21 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../errors/app-error.ts';
 import type { AccountLibrary } from '../../libraries/accounts.ts';
-import { TooManyAttempts, type AttemptThrottle } from '../../libraries/attempt-throttle.ts';
+import type { AttemptThrottle } from '../../libraries/attempt-throttle.ts';
 import type { AuditLog } from '../../libraries/audit.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
-import type { AccountSession } from './account-router.ts';
+import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
+import { createAttemptGuard } from '../attempt-guard.ts';
+import { textField } from '../forms.ts';
+import {
+  accountActor,
+  accountCsrfBinding,
+  type AccountPageGuard,
+  type CurrentAccountSession,
+} from './account-session.ts';
 
 const passwordForm = z.object({
   csrf: textField(100),
@@ -19,7 +26,7 @@ const passwordForm = z.object({
   new_password: textField(1024),
 });
 
-export interface AccountPasswordDeps {
+export interface AccountPasswordDeps extends AccountPageGuard {
   accounts: AccountLibrary;
   mfa: MfaLibrary;
   sessions: SessionManagement;
@@ -30,7 +37,6 @@ export interface AccountPasswordDeps {
   minLength: number;
   /** The Gatehouse sign-in session of this browser, which the password change keeps. */
   browserSessionId(ctx: Context): string | undefined;
-  requireSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined>;
 }
 
 /**
@@ -38,39 +44,41 @@ export interface AccountPasswordDeps {
  * one checked against the password rules, then every other session is signed out (OWASP ASVS 3.3.3).
  */
 export function registerAccountPassword(router: Router, deps: AccountPasswordDeps): void {
-  const binding = (id: string) => `account:${id}`;
-
   function render(
     ctx: Context,
-    current: { id: string; session: AccountSession },
+    current: CurrentAccountSession,
     extra: { error?: string; done?: boolean } = {},
   ) {
     ctx.type = 'html';
     ctx.body = deps.pages.render('account-password', {
       title: 'Change your password',
-      csrf: deps.csrf.tokenFor(binding(current.id)),
+      csrf: deps.csrf.tokenFor(accountCsrfBinding(current.id)),
       email: current.session.email,
       minLength: deps.minLength,
       ...extra,
     });
   }
 
+  const guard = createAttemptGuard({
+    audit: deps.audit,
+    perAccount: deps.throttle,
+    events: { failed: 'password.change_failed' },
+  });
+
   router.get('/password', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const current = await deps.requireSession(ctx);
     if (current) render(ctx, current);
   });
 
   router.post('/password', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, passwordForm);
     if (!current) return;
-    const form = readForm(ctx, passwordForm);
-    assertCsrf(deps.csrf, binding(current.id), form.csrf);
+    const { form } = current;
     const accountId = current.session.sub;
-    const keys = [`change:${accountId}`];
+    const keys = { account: [throttleKeys.passwordChange(accountId)] };
+    const refused = await guard.admit(ctx, keys);
+    if (refused) return render(ctx, current, { error: refused.message });
     try {
-      await deps.throttle.check(keys);
       const changed = await deps.accounts.changePassword(
         accountId,
         form.current_password,
@@ -78,27 +86,21 @@ export function registerAccountPassword(router: Router, deps: AccountPasswordDep
         await deps.mfa.isEnrolled(accountId),
       );
       if (!changed) {
-        await deps.throttle.fail(keys);
-        await deps.audit.record('password.change_failed', { accountId, ip: ctx.ip });
+        await guard.failed(keys, { accountId, ip: ctx.ip });
         ctx.status = 400;
         return render(ctx, current, { error: 'The current password is not right.' });
       }
     } catch (error) {
-      if (error instanceof TooManyAttempts) {
-        ctx.status = 429;
-        ctx.set('Retry-After', String(error.retryAfterSeconds));
-        return render(ctx, current, { error: error.message });
-      }
       if (error instanceof AppError && error.status === 400) {
         ctx.status = 400;
         return render(ctx, current, { error: `The new password was not accepted: ${error.message}.` });
       }
       throw error;
     }
-    await deps.throttle.succeed(keys);
+    await guard.succeeded(keys);
     await deps.audit.record('password.changed', { accountId, ip: ctx.ip });
     // This browser just proved the current password and stays signed in (the page says "your other sessions").
-    await deps.sessions.signOutEverywhere(accountId, `account:${accountId}`, {
+    await deps.sessions.signOutEverywhere(accountId, accountActor(accountId), {
       except: deps.browserSessionId(ctx),
     });
     render(ctx, current, { done: true });

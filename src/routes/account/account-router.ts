@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AccountLibrary } from '../../libraries/accounts.ts';
 import type { AttemptThrottle } from '../../libraries/attempt-throttle.ts';
 import type { Federation } from '../../libraries/federation.ts';
@@ -13,12 +13,20 @@ import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { KeyValueStore } from '../../storage/hot-state.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
+import { csrfOnlyForm, noStore, readCsrfForm } from '../forms.ts';
 import type { AccountClient } from './account-client.ts';
 import { registerAccountIdentities } from './account-identities.ts';
 import { registerAccountMfa } from './account-mfa.ts';
 import { registerAccountPassword } from './account-password.ts';
 import { registerAccountSessions } from './account-sessions.ts';
+import {
+  accountCsrfBinding,
+  type AccountPageGuard,
+  type AccountSession,
+  type CurrentAccountSession,
+} from './account-session.ts';
+import { storeKeys } from '../../vocabulary/store-keys.ts';
+import { accountCookieNames } from '../../vocabulary/cookie-names.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -53,20 +61,9 @@ export function accountPath(value: unknown): string {
   return typeof value === 'string' && /^\/account(\/[A-Za-z0-9/_-]*)?$/.test(value) ? value : '/account';
 }
 
-export interface AccountSession {
-  sub: string;
-  email: string;
-  name: string | null;
-  roles: string[];
-  idToken: string;
-  /** The uid of the Gatehouse session this browser signed in to the account page through. */
-  providerSessionUid: string;
-}
-
-const sessionCookie = 'gh_account';
-const signInCookie = 'gh_account_login';
+const sessionCookie = accountCookieNames.session;
+const signInCookie = accountCookieNames.signIn;
 const signInTtlSeconds = 600;
-const csrfOnly = z.object({ csrf: textField(100) });
 
 /** Gatehouse's own account page: a first-party relying party that shows who is signed in. */
 export function createAccountRouter(deps: AccountRouterDeps): Router {
@@ -95,14 +92,14 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     return (await deps.accounts.findById(session.sub))?.status === 'active';
   }
 
-  async function currentSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined> {
+  async function currentSession(ctx: Context): Promise<CurrentAccountSession | undefined> {
     const id = ctx.cookies.get(sessionCookie, { signed: true });
     if (!id) return undefined;
-    const stored = await store.get(`account-session:${id}`);
+    const stored = await store.get(storeKeys.accountSession(id));
     if (!stored) return undefined;
     const session = JSON.parse(stored) as AccountSession;
     if (await stillSignedIn(ctx, session)) return { id, session };
-    await store.delete(`account-session:${id}`);
+    await store.delete(storeKeys.accountSession(id));
     ctx.cookies.set(sessionCookie, null, cookieOptions);
     return undefined;
   }
@@ -116,15 +113,24 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     return current;
   }
 
+  async function requireSubmission<T extends z.ZodType<{ csrf: string }>>(ctx: Context, schema: T) {
+    const current = await requireSession(ctx);
+    if (!current) return undefined;
+    return { ...current, form: readCsrfForm(ctx, csrf, accountCsrfBinding(current.id), schema) };
+  }
+  const guard: AccountPageGuard = { requireSession, requireSubmission };
+
+  // Every account page shows personal data: the family's prelude, before any route.
+  router.use(noStore);
+
   router.get('/', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const current = await requireSession(ctx);
     if (!current) return;
     ctx.type = 'html';
     ctx.body = pages.render('account', {
       title: 'Your account',
       account: current.session,
-      csrf: csrf.tokenFor(`account:${current.id}`),
+      csrf: csrf.tokenFor(accountCsrfBinding(current.id)),
     });
   });
 
@@ -137,7 +143,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       returnTo: accountPath(ctx.query.return_to),
     };
     const transaction = randomBytes(24).toString('base64url');
-    await store.set(`account-login:${transaction}`, JSON.stringify(pending), signInTtlSeconds);
+    await store.set(storeKeys.accountSignIn(transaction), JSON.stringify(pending), signInTtlSeconds);
     ctx.cookies.set(signInCookie, transaction, { ...cookieOptions, maxAge: signInTtlSeconds * 1000 });
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: callbackUrl,
@@ -151,9 +157,8 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   });
 
   router.get('/callback', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const transaction = ctx.cookies.get(signInCookie, { signed: true });
-    const stored = transaction ? await store.take(`account-login:${transaction}`) : undefined;
+    const stored = transaction ? await store.take(storeKeys.accountSignIn(transaction)) : undefined;
     ctx.cookies.set(signInCookie, null, cookieOptions);
     if (!stored) return ctx.redirect('/account/login');
     const pending = JSON.parse(stored) as PendingSignIn;
@@ -211,7 +216,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       providerSessionUid: signedIn.uid,
     };
     const id = randomBytes(24).toString('base64url');
-    await store.set(`account-session:${id}`, JSON.stringify(session), deps.sessionTtlSeconds);
+    await store.set(storeKeys.accountSession(id), JSON.stringify(session), deps.sessionTtlSeconds);
     ctx.cookies.set(sessionCookie, id, cookieOptions);
     ctx.redirect(pending.returnTo);
   });
@@ -219,8 +224,8 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.post('/logout', async (ctx) => {
     const current = await currentSession(ctx);
     if (!current) return ctx.redirect('/account/login');
-    assertCsrf(csrf, `account:${current.id}`, readForm(ctx, csrfOnly).csrf);
-    await store.delete(`account-session:${current.id}`);
+    readCsrfForm(ctx, csrf, accountCsrfBinding(current.id), csrfOnlyForm);
+    await store.delete(storeKeys.accountSession(current.id));
     ctx.cookies.set(sessionCookie, null, cookieOptions);
     const config = await deps.client.configuration();
     // Ends the Gatehouse session too (RP-initiated logout), so every app of this browser session is signed out.
@@ -237,14 +242,14 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     ctx.body = pages.render('logged-out', { title: 'Signed out' });
   });
 
-  registerAccountMfa(router, { mfa: deps.mfa, audit: deps.audit, pages, csrf, requireSession });
+  registerAccountMfa(router, { mfa: deps.mfa, audit: deps.audit, pages, csrf, ...guard });
   registerAccountIdentities(router, {
     accounts: deps.accounts,
     federation: deps.federation,
     identityProviders: deps.identityProviders,
     pages,
     csrf,
-    requireSession,
+    ...guard,
   });
   registerAccountPassword(router, {
     browserSessionId: deps.providerSessionId,
@@ -256,7 +261,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     pages,
     csrf,
     minLength: deps.passwordMinLength,
-    requireSession,
+    ...guard,
   });
   registerAccountSessions(router, {
     sessions: deps.sessions,
@@ -264,7 +269,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     csrf,
     clientName: deps.clientName,
     browserSessionId: deps.providerSessionId,
-    requireSession,
+    ...guard,
   });
   return router;
 }

@@ -1,22 +1,18 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
-import type { AccountSession } from './account-router.ts';
+import { csrfOnlyForm } from '../forms.ts';
+import { accountActor, accountCsrfBinding, type AccountPageGuard } from './account-session.ts';
 
-const csrfOnly = z.object({ csrf: textField(100) });
-
-export interface AccountSessionsDeps {
+export interface AccountSessionsDeps extends AccountPageGuard {
   sessions: SessionManagement;
   pages: PageRenderer;
   csrf: CsrfTokens;
   clientName(clientId: string): Promise<string>;
   /** The Gatehouse sign-in session of this browser, to mark it in the list. */
   browserSessionId(ctx: Context): string | undefined;
-  requireSession(ctx: Context): Promise<{ id: string; session: AccountSession } | undefined>;
 }
 
 /** A short device description from a user agent string, for people (not a fingerprint). */
@@ -32,10 +28,7 @@ export function describeDevice(userAgent: string | null): string {
 
 /** Active sessions (device, address, last seen) and granted apps, each revocable, on the account page. */
 export function registerAccountSessions(router: Router, deps: AccountSessionsDeps): void {
-  const binding = (id: string) => `account:${id}`;
-
   router.get('/sessions', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const current = await deps.requireSession(ctx);
     if (!current) return;
     const accountId = current.session.sub;
@@ -45,7 +38,7 @@ export function registerAccountSessions(router: Router, deps: AccountSessionsDep
     ctx.type = 'html';
     ctx.body = deps.pages.render('account-sessions', {
       title: 'Sessions and apps',
-      csrf: deps.csrf.tokenFor(binding(current.id)),
+      csrf: deps.csrf.tokenFor(accountCsrfBinding(current.id)),
       sessions: await Promise.all(
         sessions.map(async (session) => ({
           id: session.id,
@@ -63,26 +56,24 @@ export function registerAccountSessions(router: Router, deps: AccountSessionsDep
   });
 
   router.post('/sessions/:sessionId/revoke', async (ctx) => {
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
     if (!current) return;
-    assertCsrf(deps.csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
     await deps.sessions.revokeSession(
       current.session.sub,
       ctx.params.sessionId!,
-      `account:${current.session.sub}`,
+      accountActor(current.session.sub),
     );
     ctx.status = 303;
     ctx.redirect('/account/sessions');
   });
 
   router.post('/apps/:grantId/revoke', async (ctx) => {
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
     if (!current) return;
-    assertCsrf(deps.csrf, binding(current.id), readForm(ctx, csrfOnly).csrf);
     await deps.sessions.revokeGrant(
       current.session.sub,
       ctx.params.grantId!,
-      `account:${current.session.sub}`,
+      accountActor(current.session.sub),
     );
     ctx.status = 303;
     ctx.redirect('/account/sessions');

@@ -128,13 +128,10 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ctx.body = await withRoles(await accounts.get(ctx.params.id!));
   });
   router.post('/users', write, json, async (ctx) => {
-    const body = readJson(ctx, schemas.createUserBody);
-    await rbac.assertExist(body.roles);
-    const account = await accounts.create(body);
-    for (const role of body.roles) await rbac.assignToAccount(account.id, role);
+    const account = await accounts.createWithRoles(readJson(ctx, schemas.createUserBody));
     ctx.status = 201;
-    ctx.body = await withRoles(account);
-    await audited(ctx, 'user.create', `user:${account.id}`, { accountId: account.id, after: ctx.body });
+    ctx.body = account;
+    await audited(ctx, 'user.create', `user:${account.id}`, { accountId: account.id, after: account });
   });
   router.patch('/users/:id', write, json, async (ctx) => {
     const body = readJson(ctx, schemas.updateUserBody);
@@ -246,20 +243,11 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ctx.body = await clients.get(ctx.params.id!);
   });
   router.post('/clients', write, json, async (ctx) => {
-    const body = readJson(ctx, schemas.createClientBody);
-    await rbac.assertExist(body.roles);
-    const created = await clients.create(body);
-    for (const role of body.roles) await rbac.assignToClient(body.id, role);
-    if (body.mfaRequired) await mfa.setClientRequired(body.id, true);
+    const { client, roles, secret } = await clients.register(readJson(ctx, schemas.createClientBody));
     ctx.status = 201;
-    ctx.body = {
-      ...created.client,
-      roles: body.roles,
-      ...(created.secret ? { secret: created.secret } : {}),
-    };
-    await audited(ctx, 'client.create', `client:${body.id}`, {
-      after: { ...created.client, roles: body.roles },
-    });
+    ctx.body = { ...client, roles, ...(secret ? { secret } : {}) };
+    // The secret is shown once, to the caller: never to the audit log.
+    await audited(ctx, 'client.create', `client:${client.id}`, { after: { ...client, roles } });
   });
   router.patch('/clients/:id', write, json, async (ctx) => {
     const { mfaRequired, ...body } = readJson(ctx, schemas.updateClientBody);

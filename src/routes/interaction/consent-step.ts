@@ -1,12 +1,9 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
 import { formatUserCode } from '../../oidc/device-flow-pages.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
+import { csrfOnlyForm } from '../forms.ts';
 import { grantRequestedAccess } from './interaction-helpers.ts';
 import type { Interaction, InteractionKit } from './interaction-kit.ts';
-
-const csrfOnly = z.object({ csrf: textField(100) });
 
 /** The device confirmation of RFC 8628 (section 5.4): which tool, and the code it shows. */
 export async function renderDeviceConfirmation(
@@ -95,19 +92,15 @@ export async function grantAndFinish(
 /** The consent step and the way out of any step ("Cancel" / "Deny"). */
 export function registerConsentStep(router: Router, kit: InteractionKit): void {
   router.post('/confirm', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const interaction = await kit.load(ctx);
-    if (!interaction) return;
-    assertCsrf(kit.deps.csrf, interaction.uid, readForm(ctx, csrfOnly).csrf);
-    if (interaction.prompt.name !== 'consent') return ctx.redirect(kit.url(interaction));
-    return grantAndFinish(kit, ctx, interaction);
+    const submitted = await kit.submission(ctx, csrfOnlyForm, 'consent');
+    if (!submitted) return;
+    return grantAndFinish(kit, ctx, submitted.interaction);
   });
 
   router.post('/abort', async (ctx) => {
-    const interaction = await kit.load(ctx);
-    if (!interaction) return;
-    assertCsrf(kit.deps.csrf, interaction.uid, readForm(ctx, csrfOnly).csrf);
-    await kit.state.clear(interaction.uid);
+    const submitted = await kit.submission(ctx, csrfOnlyForm);
+    if (!submitted) return;
+    await kit.state.clear(submitted.interaction.uid);
     return kit.finish(
       ctx,
       { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },

@@ -1,14 +1,14 @@
 import type Router from '@koa/router';
-import { z } from 'zod';
 import type { Context } from 'koa';
 import { createBrowserBinding, hashBinding } from '../../libraries/browser-binding.ts';
-import { UpstreamError, type UpstreamProfile } from '../../libraries/upstream-sign-in.ts';
+import { UpstreamError } from '../../errors/upstream-error.ts';
+import type { UpstreamProfile } from '../../libraries/upstream-sign-in.ts';
 import { federationRedirectUri } from '../../libraries/identity-providers.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
+import { csrfOnlyForm } from '../forms.ts';
 import type { FederationDeps, InteractionKit } from './interaction-kit.ts';
 import { renderLogin } from './login-step.ts';
-
-const csrfOnly = z.object({ csrf: textField(100) });
+import { storeKeys } from '../../vocabulary/store-keys.ts';
+import { federationBrowserCookieName } from '../../vocabulary/cookie-names.ts';
 
 /** A round trip to an upstream in progress, kept server-side under its `state` (single use). */
 export interface PendingFederation {
@@ -25,8 +25,8 @@ export interface PendingFederation {
 /** What came back from the upstream, for the interaction that started the round trip. */
 export type FederationOutcome = { idp: string; profile: UpstreamProfile } | { idp: string; error: string };
 
-export const pendingKey = (state: string) => `federation:${state}`;
-export const outcomeKey = (uid: string) => `federation-result:${uid}`;
+export const pendingKey = storeKeys.federationPending;
+export const outcomeKey = storeKeys.federationOutcome;
 const roundTripSeconds = 600;
 
 /**
@@ -37,7 +37,7 @@ const roundTripSeconds = 600;
 export function federationBrowserCookie(issuer: string) {
   const secure = issuer.startsWith('https:');
   return {
-    name: secure ? '__Host-gh_federation' : 'gh_federation',
+    name: federationBrowserCookieName(secure),
     options: { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', overwrite: true },
   };
 }
@@ -71,10 +71,9 @@ export function registerFederationStep(
   const { store } = kit.deps;
 
   router.post('/federation/:idp', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const interaction = await kit.load(ctx);
-    if (!interaction) return;
-    assertCsrf(kit.deps.csrf, interaction.uid, readForm(ctx, csrfOnly).csrf);
+    const submitted = await kit.submission(ctx, csrfOnlyForm);
+    if (!submitted) return;
+    const { interaction } = submitted;
     const provider = await federation.identityProviders.credentials(ctx.params.idp!);
     if (!provider)
       return renderLogin(kit, ctx, interaction, {
@@ -106,7 +105,6 @@ export function registerFederationStep(
   });
 
   router.get('/federation/done', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const interaction = await kit.load(ctx);
     if (!interaction) return;
     const stored = await store.take(outcomeKey(interaction.uid));

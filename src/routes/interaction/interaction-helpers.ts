@@ -2,18 +2,6 @@ import type { Client, Provider } from 'oidc-provider';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/**
- * The address of an interaction page. The client id rides along so that an expired page can still send the user
- * back to the application to start again.
- */
-export function interactionUrl(
-  interaction: { uid: string; params: Record<string, unknown> },
-  step?: string,
-): string {
-  const path = `/interaction/${interaction.uid}${step ? `/${step}` : ''}`;
-  return `${path}?client_id=${encodeURIComponent(String(interaction.params.client_id))}`;
-}
-
 /** Clients Gatehouse's operators marked first-party skip the consent page (their users already trust them). */
 export function isFirstParty(client: Client): boolean {
   return client.metadata()['first_party'] === true;

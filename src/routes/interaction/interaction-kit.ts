@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
 import { errors, type InteractionResults, type Provider } from 'oidc-provider';
 import type { AccountLibrary } from '../../libraries/accounts.ts';
 import type { AttemptThrottle } from '../../libraries/attempt-throttle.ts';
@@ -11,7 +12,10 @@ import type { Federation } from '../../libraries/federation.ts';
 import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
 import type { UpstreamProfile, UpstreamSignIn } from '../../libraries/upstream-sign-in.ts';
 import type { KeyValueStore } from '../../storage/hot-state.ts';
-import { interactionUrl, restartUrlFor } from './interaction-helpers.ts';
+import { readCsrfForm } from '../forms.ts';
+import { restartUrlFor } from './interaction-helpers.ts';
+import { interactionUrl } from '../../vocabulary/interaction-paths.ts';
+import { storeKeys } from '../../vocabulary/store-keys.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -76,8 +80,8 @@ export interface LinkOffer {
 
 /** What every interaction step needs: the current interaction, finishing it, and the sign-in state. */
 export function createInteractionKit(deps: InteractionDeps) {
-  const stateKey = (uid: string) => `signin:${uid}`;
-  const offerKey = (uid: string) => `link-offer:${uid}`;
+  const stateKey = storeKeys.signIn;
+  const offerKey = storeKeys.linkOffer;
 
   return {
     deps,
@@ -101,6 +105,26 @@ export function createInteractionKit(deps: InteractionDeps) {
         restartUrl: await restartUrlFor(provider, clientId),
       });
       return undefined;
+    },
+
+    /**
+     * The prelude of every form post to an interaction page: the interaction (else a restart page and undefined),
+     * the form read against `schema`, its CSRF token checked against the interaction; with `prompt`, a post for a
+     * prompt the interaction is no longer at sends the browser to the page of the prompt it is at.
+     */
+    async submission<T extends z.ZodType<{ csrf: string }>>(
+      ctx: Context,
+      schema: T,
+      prompt?: string,
+    ): Promise<{ interaction: Interaction; form: z.infer<T> } | undefined> {
+      const interaction = await this.load(ctx);
+      if (!interaction) return undefined;
+      const form = readCsrfForm(ctx, deps.csrf, interaction.uid, schema);
+      if (prompt && interaction.prompt.name !== prompt) {
+        ctx.redirect(interactionUrl(interaction));
+        return undefined;
+      }
+      return { interaction, form };
     },
 
     /** Hands the result to oidc-provider and sends the browser back to the authorization endpoint. */
@@ -180,7 +204,6 @@ export function createInteractionKit(deps: InteractionDeps) {
     },
 
     csrfFor: (interaction: Interaction) => deps.csrf.tokenFor(interaction.uid),
-    assertCsrfFor: (interaction: Interaction, token: unknown) => deps.csrf.verify(interaction.uid, token),
     url: interactionUrl,
 
     state: {

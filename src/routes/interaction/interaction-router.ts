@@ -1,21 +1,23 @@
 import Router from '@koa/router';
-import { errors } from 'oidc-provider';
+import { AppError } from '../../errors/app-error.ts';
 import {
   grantAndFinish,
   registerConsentStep,
   renderConsent,
   renderDeviceConfirmation,
 } from './consent-step.ts';
+import { noStore } from '../forms.ts';
 import { isFirstParty } from './interaction-helpers.ts';
 import { createInteractionKit, type Interaction, type InteractionDeps } from './interaction-kit.ts';
 import { registerLoginStep, renderLogin } from './login-step.ts';
 import { registerFederationStep } from './federation-step.ts';
 import { registerSecondFactorStep } from './second-factor-step.ts';
+import { stepUpChecks } from '../../vocabulary/interaction-paths.ts';
 
 export type { InteractionDeps } from './interaction-kit.ts';
 
 /** Reasons of the login prompt that only a second factor answers (see src/oidc/interaction-policy.ts). */
-export const stepUpReasons: ReadonlySet<string> = new Set(['mfa_requested', 'mfa_policy']);
+export const stepUpReasons: ReadonlySet<string> = new Set(Object.values(stepUpChecks));
 
 function needsOnlySecondFactor(interaction: Interaction): boolean {
   return (
@@ -33,8 +35,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const kit = createInteractionKit(deps);
   const router = new Router({ prefix: '/interaction/:uid' });
 
+  // Every interaction page shows or takes personal data and codes: the family's prelude, before any route.
+  router.use(noStore);
+
   router.get('/', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const interaction = await kit.load(ctx);
     if (!interaction) return;
     switch (interaction.prompt.name) {
@@ -57,7 +61,12 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         return renderConsent(kit, ctx, interaction);
       }
       default:
-        throw new errors.InvalidRequest(`unsupported interaction prompt ${interaction.prompt.name}`);
+        // The interaction policy asked for a prompt Gatehouse has no page for: a bug, not the browser's doing.
+        throw new AppError(
+          'server_error',
+          500,
+          `no page for the interaction prompt ${interaction.prompt.name}`,
+        );
     }
   });
 

@@ -1,9 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { TooManyAttempts } from '../../libraries/attempt-throttle.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
+import { textField } from '../forms.ts';
 import type { Interaction, InteractionKit } from './interaction-kit.ts';
+import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
+import { createAttemptGuard } from '../attempt-guard.ts';
 
 const loginForm = z.object({
   csrf: textField(100),
@@ -45,56 +46,41 @@ export async function renderLogin(
  */
 export function registerLoginStep(router: Router, kit: InteractionKit): void {
   const { accounts, audit, throttles } = kit.deps;
+  const guard = createAttemptGuard({
+    audit,
+    perAccount: throttles.passwordPerAccount,
+    perIp: throttles.passwordPerIp,
+    events: { failed: 'signin.failed', locked: 'signin.locked' },
+  });
 
   router.post('/login', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const interaction = await kit.load(ctx);
-    if (!interaction) return;
-    const form = readForm(ctx, loginForm);
-    assertCsrf(kit.deps.csrf, interaction.uid, form.csrf);
-    if (interaction.prompt.name !== 'login') return ctx.redirect(kit.url(interaction));
+    const submitted = await kit.submission(ctx, loginForm, 'login');
+    if (!submitted) return;
+    const { interaction, form } = submitted;
 
     const clientId = String(interaction.params.client_id);
-    const emailKey = `email:${form.email.trim().toLowerCase()}`;
-    const ipKey = `ip:${ctx.ip}`;
+    const keys = { account: [throttleKeys.email(form.email)], ip: [throttleKeys.ip(ctx.ip)] };
     const remember = form.remember === 'yes';
-    try {
-      await throttles.passwordPerAccount.check([emailKey]);
-      await throttles.passwordPerIp.check([ipKey]);
-    } catch (error) {
-      if (!(error instanceof TooManyAttempts)) throw error;
-      ctx.status = 429;
-      ctx.set('Retry-After', String(error.retryAfterSeconds));
-      return renderLogin(kit, ctx, interaction, { email: form.email, remember, error: error.message });
-    }
+    const refused = await guard.admit(ctx, keys);
+    if (refused)
+      return renderLogin(kit, ctx, interaction, { email: form.email, remember, error: refused.message });
 
     const account = await accounts.authenticate(form.email, form.password);
     if (!account) {
-      const locked = [
-        ...(await throttles.passwordPerAccount.fail([emailKey])),
-        ...(await throttles.passwordPerIp.fail([ipKey])),
-      ];
       const known = await accounts.findByEmail(form.email);
-      await audit.record('signin.failed', {
+      await guard.failed(keys, {
         accountId: known?.id,
         clientId,
         ip: ctx.ip,
         details: { reason: 'wrong email or password' },
       });
-      if (locked.length > 0)
-        await audit.record('signin.locked', {
-          accountId: known?.id,
-          clientId,
-          ip: ctx.ip,
-          details: { keys: locked.map((key) => key.split(':')[0]) },
-        });
       return renderLogin(kit, ctx, interaction, {
         email: form.email,
         remember,
         error: 'Wrong email or password.',
       });
     }
-    await throttles.passwordPerAccount.succeed([emailKey]);
+    await guard.succeeded(keys);
 
     // An upstream identity waiting for this account's password (link policy `confirm`) is linked when the
     // sign-in finishes, after the second factor if the account has one: a password alone links nothing.

@@ -1,13 +1,13 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { TooManyAttempts } from '../../libraries/attempt-throttle.ts';
 import { qrCodeDataUri } from '../../libraries/qr-code.ts';
-import { assertCsrf, readForm, textField } from '../forms.ts';
+import { csrfOnlyForm, readCsrfForm, textField } from '../forms.ts';
 import type { Interaction, InteractionKit, SignInState } from './interaction-kit.ts';
+import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
+import { createAttemptGuard } from '../attempt-guard.ts';
 
 const codeForm = z.object({ csrf: textField(100), code: textField(64) });
-const csrfOnly = z.object({ csrf: textField(100) });
 
 /**
  * The second factor: a TOTP or recovery code for enrolled accounts, or enrollment during sign-in when a policy
@@ -75,14 +75,18 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     );
   }
 
-  /** Throws TooManyAttempts when the account or the address is locked or must wait. */
+  const guard = createAttemptGuard({
+    audit,
+    perAccount: throttles.factorPerAccount,
+    perIp: throttles.factorPerIp,
+    events: { failed: 'mfa.failed', locked: 'mfa.locked' },
+  });
   const keysFor = (ctx: Context, state: SignInState) => ({
-    account: [`account:${state.accountId}`],
-    ip: [`ip:${ctx.ip}`],
+    account: [throttleKeys.secondFactor(state.accountId)],
+    ip: [throttleKeys.ip(ctx.ip)],
   });
 
   router.get('/mfa', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const loaded = await loadWithState(ctx);
     if (!loaded) return;
     if (await mfa.isEnrolled(loaded.state.accountId)) return renderVerify(ctx, loaded.interaction);
@@ -90,41 +94,21 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
   });
 
   router.post('/mfa', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const loaded = await loadWithState(ctx);
     if (!loaded) return;
     const { interaction, state } = loaded;
-    const form = readForm(ctx, codeForm);
-    assertCsrf(kit.deps.csrf, interaction.uid, form.csrf);
+    const form = readCsrfForm(ctx, kit.deps.csrf, interaction.uid, codeForm);
     const clientId = String(interaction.params.client_id);
     const keys = keysFor(ctx, state);
-    try {
-      await throttles.factorPerAccount.check(keys.account);
-      await throttles.factorPerIp.check(keys.ip);
-    } catch (error) {
-      if (!(error instanceof TooManyAttempts)) throw error;
-      ctx.status = 429;
-      ctx.set('Retry-After', String(error.retryAfterSeconds));
-      return renderVerify(ctx, interaction, error.message);
-    }
+    const refused = await guard.admit(ctx, keys);
+    if (refused) return renderVerify(ctx, interaction, refused.message);
 
     const factor = await mfa.verify(state.accountId, form.code);
     if (!factor) {
-      const locked = [
-        ...(await throttles.factorPerAccount.fail(keys.account)),
-        ...(await throttles.factorPerIp.fail(keys.ip)),
-      ];
-      await audit.record('mfa.failed', { accountId: state.accountId, clientId, ip: ctx.ip });
-      if (locked.length > 0)
-        await audit.record('mfa.locked', {
-          accountId: state.accountId,
-          clientId,
-          ip: ctx.ip,
-          details: { keys: locked.map((key) => key.split(':')[0]) },
-        });
+      await guard.failed(keys, { accountId: state.accountId, clientId, ip: ctx.ip });
       return renderVerify(ctx, interaction, 'That code is not right. Check your app and try again.');
     }
-    await throttles.factorPerAccount.succeed(keys.account);
+    await guard.succeeded(keys);
     await audit.record(factor === 'otp' ? 'mfa.verified' : 'mfa.recovery_code_used', {
       accountId: state.accountId,
       clientId,
@@ -137,12 +121,10 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
   });
 
   router.post('/mfa/enroll', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     const loaded = await loadWithState(ctx);
     if (!loaded) return;
     const { interaction, state } = loaded;
-    const form = readForm(ctx, codeForm);
-    assertCsrf(kit.deps.csrf, interaction.uid, form.csrf);
+    const form = readCsrfForm(ctx, kit.deps.csrf, interaction.uid, codeForm);
     const codes = await mfa.confirmEnrollment(state.accountId, form.code);
     if (!codes)
       return renderEnroll(
@@ -170,7 +152,7 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
   router.post('/mfa/done', async (ctx) => {
     const loaded = await loadWithState(ctx);
     if (!loaded) return;
-    assertCsrf(kit.deps.csrf, loaded.interaction.uid, readForm(ctx, csrfOnly).csrf);
+    readCsrfForm(ctx, kit.deps.csrf, loaded.interaction.uid, csrfOnlyForm);
     if (!loaded.state.enrolled) return ctx.redirect(kit.url(loaded.interaction, 'mfa'));
     return finishWithSecondFactor(ctx, loaded.interaction, loaded.state, ['otp', 'mfa']);
   });

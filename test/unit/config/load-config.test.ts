@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { ConfigError, loadConfig } from '../../../src/config/load-config.ts';
+import { loadConfig } from '../../../src/config/load-config.ts';
+import { ConfigError } from '../../../src/errors/config-error.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 
 const secret = 'x'.repeat(40);

@@ -1,4 +1,5 @@
-import { createAttemptThrottle, TooManyAttempts } from '../../../src/libraries/attempt-throttle.ts';
+import { TooManyAttempts } from '../../../src/errors/too-many-attempts.ts';
+import { createAttemptThrottle } from '../../../src/libraries/attempt-throttle.ts';
 
 /** Growing delays, then a lock, per key; success forgets; reset unlocks (in-memory store; Redis in integration). */
 describe('the attempt throttle', () => {

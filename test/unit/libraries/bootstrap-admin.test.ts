@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/config/load-config.ts';
+import { ConfigError } from '../../../src/errors/config-error.ts';
 import { readBootstrapAdmin } from '../../../src/libraries/bootstrap-admin.ts';
 import { createPasswordPolicy, loadCommonPasswords } from '../../../src/libraries/password-policy.ts';
 

@@ -1,4 +1,5 @@
-import { createSecretBox, SecretBoxError } from '../../../src/libraries/secret-box.ts';
+import { SecretBoxError } from '../../../src/errors/secret-box-error.ts';
+import { createSecretBox } from '../../../src/libraries/secret-box.ts';
 
 const secret = 'a'.repeat(40);
 

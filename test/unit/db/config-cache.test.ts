@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import pino from 'pino';
-import { createConfigCache, invalidating } from '../../../src/libraries/config-cache.ts';
+import { createConfigCache, invalidating } from '../../../src/db/config-cache.ts';
 
 const log = pino({ level: 'silent' });
 

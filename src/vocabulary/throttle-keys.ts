@@ -1,0 +1,14 @@
+/**
+ * Keys of the attempt throttles. Sign-in counts failures under them and `gatehouse user unlock` forgets them: a key
+ * spelled two ways would leave an account locked after its unlock, so every key is built here.
+ */
+export const throttleKeys = {
+  /** Password failures for an email address, whether or not an account has it. */
+  email: (email: string) => `email:${email.trim().toLowerCase()}`,
+  /** Failures from one client address. */
+  ip: (ip: string) => `ip:${ip}`,
+  /** Wrong current passwords on the account page's password change. */
+  passwordChange: (accountId: string) => `change:${accountId}`,
+  /** Second-factor failures of an account. */
+  secondFactor: (accountId: string) => `account:${accountId}`,
+} as const;
