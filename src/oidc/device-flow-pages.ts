@@ -1,5 +1,6 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
+import { deviceInfoOf, userCodeOfError } from './provider-internals.ts';
 
 /** The shape of user codes (RFC 8628 section 6.1): 8 characters of base-20, about 34.5 bits of entropy. */
 export const userCodeMask = '****-****';
@@ -39,7 +40,7 @@ export function createDeviceFlowPages(
     async userCodeInputSource(ctx, form, _out, error) {
       const { action, xsrf } = formParts(form);
       let message: string | undefined;
-      if (error && ((error as { userCode?: string }).userCode || error.name === 'NoCodeError'))
+      if (error && (userCodeOfError(error) || error.name === 'NoCodeError'))
         message = 'That code is not valid or has expired. Check the code on your device.';
       else if (error?.name === 'AbortedError') message = 'The sign-in on the device was cancelled.';
       else if (error) message = 'Something went wrong with that code. Start again on your device.';
@@ -48,7 +49,7 @@ export function createDeviceFlowPages(
         title: 'Sign in a device',
         action: decode(action),
         xsrf: decode(xsrf),
-        userCode: (error as { userCode?: string } | undefined)?.userCode ?? '',
+        userCode: userCodeOfError(error) ?? '',
         error: message,
       });
     },
@@ -59,7 +60,7 @@ export function createDeviceFlowPages(
         title: 'Confirm the device',
         clientName: client.clientName ?? client.clientId,
         userCode,
-        device: deviceInfo as { ip?: string; ua?: string },
+        device: deviceInfoOf(deviceInfo),
         action: decode(action),
         fields: { xsrf: decode(xsrf), user_code: userCode },
       });

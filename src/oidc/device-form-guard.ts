@@ -1,5 +1,6 @@
 import type { Provider } from 'oidc-provider';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
+import { showErrorPage } from '../middleware/error-page.ts';
 
 /**
  * The device code form only makes sense in the browser session that loaded it (its `xsrf` is kept there).
@@ -9,9 +10,7 @@ import type { PageRenderer } from '../libraries/page-renderer.ts';
 export function installDeviceFormGuard(provider: Provider, pages: PageRenderer, sessionCookie: string): void {
   provider.use(async (ctx, next) => {
     if (ctx.method === 'POST' && ctx.path === '/device' && !ctx.cookies.get(sessionCookie)) {
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = pages.render('error', {
+      showErrorPage(ctx, pages, {
         title: 'This page has expired',
         message: 'Open the address your device shows and enter its code again.',
         restartUrl: '/device',

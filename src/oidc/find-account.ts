@@ -1,5 +1,6 @@
 import type { Account as ProviderAccount, FindAccount } from 'oidc-provider';
 import { isPlaceholderEmail, type AccountLibrary } from '../libraries/accounts.ts';
+import { authenticationOf } from './provider-internals.ts';
 
 /** Role names of an account; supplied by the RBAC library. */
 export type RolesOf = (accountId: string) => Promise<string[]>;
@@ -18,7 +19,7 @@ export function createFindAccount(
     const account = await accounts.findById(sub);
     if (!account || account.status !== 'active') return undefined;
     // A federated sign-in (amr "fed") names its upstream in the `idp` claim.
-    const source = token as { amr?: string[]; authTime?: number } | undefined;
+    const source = authenticationOf(token);
     const idp =
       source?.amr?.includes('fed') && source.authTime && idpOfLogin
         ? await idpOfLogin(account.id, source.authTime)

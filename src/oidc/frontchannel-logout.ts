@@ -1,9 +1,6 @@
 import type { Provider } from 'oidc-provider';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
-
-interface LoggedOutSession {
-  authorizations?: Record<string, { sid?: string }>;
-}
+import { sessionAuthorizationsOf } from './provider-internals.ts';
 
 /**
  * OpenID Connect Front-Channel Logout 1.0, which oidc-provider 9 no longer ships: after a confirmed sign-out,
@@ -15,9 +12,8 @@ export function installFrontchannelLogout(provider: Provider, pages: PageRendere
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !ctx.oidc.params?.logout) return;
-    const session = ctx.oidc.session as unknown as LoggedOutSession | undefined;
     const frames: string[] = [];
-    for (const [clientId, authorization] of Object.entries(session?.authorizations ?? {})) {
+    for (const [clientId, authorization] of Object.entries(sessionAuthorizationsOf(ctx.oidc.session))) {
       const client = await provider.Client.find(clientId);
       const metadata = client?.metadata() as
         { frontchannel_logout_uri?: string; frontchannel_logout_session_required?: boolean } | undefined;

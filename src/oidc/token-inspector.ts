@@ -1,6 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import type { Provider } from 'oidc-provider';
 import { grantIdClaim } from './resource-servers.ts';
+import { grantOfToken } from './provider-internals.ts';
 
 /** An access token Gatehouse issued and still honours, whatever its format. */
 export interface InspectedToken {
@@ -83,7 +84,7 @@ export function createTokenInspector(deps: {
     const provider = deps.provider();
     const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
     if (!found?.isValid) return undefined;
-    const { grantId, accountId } = found as { grantId?: string; accountId?: string };
+    const { grantId, accountId } = grantOfToken(found);
     if (grantId && !(await grantAlive(provider, grantId, accountId, found.clientId!))) return undefined;
     return {
       kind: found.kind as InspectedToken['kind'],

@@ -15,6 +15,7 @@ import {
   type FederationOutcome,
   type PendingFederation,
 } from './interaction/federation-step.ts';
+import { showErrorPage } from '../middleware/error-page.ts';
 
 const outcomeSeconds = 600;
 
@@ -57,9 +58,7 @@ export function createFederationRouter(deps: {
         clientId: pending.clientId,
         details: { idp: pending.idp, reason: 'another browser' },
       });
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = deps.pages.render('error', {
+      showErrorPage(ctx, deps.pages, {
         title: 'This sign-in was started in another browser',
         message:
           'For your safety, a sign-in can only be finished in the browser where it began. Nothing was signed in. If you were not trying to sign in, someone may have sent you this link: you can ignore it.',
@@ -67,9 +66,7 @@ export function createFederationRouter(deps: {
       return;
     }
     if (!pending || pending.idp !== ctx.params.idp) {
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = deps.pages.render('error', {
+      showErrorPage(ctx, deps.pages, {
         title: 'This sign-in link is not valid',
         message:
           'It was already used, has expired, or was not started here. Go back to the application and sign in again.',

@@ -27,6 +27,7 @@ import {
 } from './account-session.ts';
 import { storeKeys } from '../../vocabulary/store-keys.ts';
 import { accountCookieNames } from '../../vocabulary/cookie-names.ts';
+import { showErrorPage } from '../../middleware/error-page.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -165,9 +166,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     const config = await deps.client.configuration();
     const currentUrl = new URL(`${callbackUrl}?${ctx.querystring}`);
     if (currentUrl.searchParams.get('error')) {
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = pages.render('error', {
+      showErrorPage(ctx, pages, {
         title: 'Sign-in did not complete',
         message: 'Gatehouse did not sign you in.',
         error: currentUrl.searchParams.get('error'),
@@ -185,9 +184,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       });
     } catch (error) {
       ctx.state.log.warn({ err: { message: (error as Error).message } }, 'account sign-in failed');
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = pages.render('error', {
+      showErrorPage(ctx, pages, {
         title: 'Sign-in did not complete',
         message: 'The sign-in response could not be verified. Start again.',
         restartUrl: '/account/login',
@@ -198,9 +195,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     // The browser came back through a Gatehouse session of this very account: the account page is tied to it.
     const signedIn = await browserSession(ctx);
     if (!signedIn || signedIn.accountId !== claims.sub) {
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = pages.render('error', {
+      showErrorPage(ctx, pages, {
         title: 'Sign-in did not complete',
         message: 'Your Gatehouse session ended during the sign-in. Start again.',
         restartUrl: '/account/login',

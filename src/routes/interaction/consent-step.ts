@@ -4,6 +4,7 @@ import { formatUserCode } from '../../oidc/device-flow-pages.ts';
 import { csrfOnlyForm } from '../forms.ts';
 import { grantRequestedAccess } from './interaction-helpers.ts';
 import type { Interaction, InteractionKit } from './interaction-kit.ts';
+import { deviceCodeOf, deviceInfoOf } from '../../oidc/provider-internals.ts';
 
 /** The device confirmation of RFC 8628 (section 5.4): which tool, and the code it shows. */
 export async function renderDeviceConfirmation(
@@ -11,14 +12,14 @@ export async function renderDeviceConfirmation(
   ctx: Context,
   interaction: Interaction,
 ): Promise<void> {
-  const jti = (interaction as unknown as { deviceCode?: string }).deviceCode!;
+  const jti = deviceCodeOf(interaction)!;
   const device = await kit.deps.provider().DeviceCode.find(jti, { ignoreExpiration: true });
   ctx.type = 'html';
   ctx.body = kit.deps.pages.render('device-confirm', {
     title: 'Confirm the device',
     clientName: await kit.clientName(interaction),
     userCode: formatUserCode(device?.userCode ?? ''),
-    device: device?.deviceInfo as { ip?: string; ua?: string } | undefined,
+    device: deviceInfoOf(device?.deviceInfo),
     action: kit.url(interaction, 'confirm'),
     cancelAction: kit.url(interaction, 'abort'),
     fields: { csrf: kit.csrfFor(interaction) },

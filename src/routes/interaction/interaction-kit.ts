@@ -16,6 +16,7 @@ import { readCsrfForm } from '../forms.ts';
 import { restartUrlFor } from './interaction-helpers.ts';
 import { interactionUrl } from '../../vocabulary/interaction-paths.ts';
 import { storeKeys } from '../../vocabulary/store-keys.ts';
+import { showErrorPage } from '../../middleware/error-page.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -95,10 +96,8 @@ export function createInteractionKit(deps: InteractionDeps) {
       } catch (error) {
         if (!(error instanceof errors.SessionNotFound)) throw error;
       }
-      ctx.status = 400;
-      ctx.type = 'html';
       const clientId = typeof ctx.query.client_id === 'string' ? ctx.query.client_id : undefined;
-      ctx.body = deps.pages.render('error', {
+      showErrorPage(ctx, deps.pages, {
         title: 'This sign-in page has expired',
         message:
           'You took longer than Gatehouse allows, or your browser lost its cookies. Start signing in again from the application.',

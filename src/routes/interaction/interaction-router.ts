@@ -13,6 +13,7 @@ import { registerLoginStep, renderLogin } from './login-step.ts';
 import { registerFederationStep } from './federation-step.ts';
 import { registerSecondFactorStep } from './second-factor-step.ts';
 import { stepUpChecks } from '../../vocabulary/interaction-paths.ts';
+import { deviceCodeOf } from '../../oidc/provider-internals.ts';
 
 export type { InteractionDeps } from './interaction-kit.ts';
 
@@ -54,8 +55,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         }
         return renderLogin(kit, ctx, interaction);
       case 'consent': {
-        if ((interaction as unknown as { deviceCode?: string }).deviceCode)
-          return renderDeviceConfirmation(kit, ctx, interaction);
+        if (deviceCodeOf(interaction)) return renderDeviceConfirmation(kit, ctx, interaction);
         const client = await deps.provider().Client.find(String(interaction.params.client_id));
         if (client && isFirstParty(client)) return grantAndFinish(kit, ctx, interaction);
         return renderConsent(kit, ctx, interaction);
