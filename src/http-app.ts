@@ -8,11 +8,12 @@ import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/load-config.ts';
 import type { Metrics } from './libraries/metrics.ts';
 import type { PageRenderer } from './libraries/page-renderer.ts';
-import type { RequestInfoScope } from './libraries/request-info.ts';
+import type { RequestInfoScope } from './storage/request-info.ts';
 import { errorHandler } from './middleware/error-handler.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import type { ProviderHost } from './oidc/provider-host.ts';
+import { forwardedHeaders } from './middleware/forwarded-headers.ts';
 
 function staticAssets(): Middleware {
   const dir = fileURLToPath(new URL('../views/assets/', import.meta.url));
@@ -68,7 +69,7 @@ export interface HttpAppParts {
  */
 export function createHttpApp(parts: HttpAppParts): Koa {
   const { config } = parts;
-  const app = new Koa({ keys: parts.cookieKeys, proxy: config.trustProxy });
+  const app = new Koa({ keys: parts.cookieKeys, proxy: config.trustProxy !== false });
   app.silent = true;
   const body = bodyParser({
     enableTypes: ['form', 'json'],
@@ -88,6 +89,7 @@ export function createHttpApp(parts: HttpAppParts): Koa {
   for (const router of parts.routers) own.push(...mount(router));
   const ownRoutes = compose(own);
 
+  app.use(forwardedHeaders({ trustProxy: config.trustProxy, issuer: config.issuer }));
   app.use(
     requestContext(parts.log, parts.requestInfo, (done) =>
       parts.metrics.observeRequest(done.path, done.method, done.status, done.seconds),

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isLoopbackHost } from '../libraries/loopback.ts';
+import { isLoopbackHost } from './loopback.ts';
 import { configSchema, type Config } from './schema.ts';
 import { ConfigError } from '../errors/config-error.ts';
 

@@ -100,8 +100,23 @@ export const configSchema = z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .describe('pino log level (env LOG_LEVEL).'),
     trustProxy: z
-      .boolean()
-      .describe('Trust X-Forwarded-* headers from a TLS-terminating proxy in front of Gatehouse.'),
+      .union([
+        z.boolean(),
+        z.number().int().min(1).max(10),
+        z
+          .array(
+            z
+              .string()
+              .regex(/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/, 'an IP address or CIDR block (10.0.0.0/8, fd00::/8)'),
+          )
+          .min(1),
+      ])
+      .describe(
+        'Which proxies in front of Gatehouse may set X-Forwarded-For/-Proto: false (none), a number of hops (the ' +
+          'client address is that many entries from the right of X-Forwarded-For; true means 1), or a list of ' +
+          'proxy addresses and CIDR blocks (the client is the first untrusted hop from the right). The host is ' +
+          'always the issuer’s, whatever Host or X-Forwarded-Host say.',
+      ),
     seedDemo: z
       .boolean()
       .describe(

@@ -13,6 +13,7 @@ export type AuditEventType =
   | 'mfa.recovery_codes_regenerated'
   | 'mfa.locked'
   | 'account.unlocked'
+  | 'operator_request.failed'
   | 'password.changed'
   | 'password.change_failed'
   | 'consent.granted'

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { withTransaction, type Pool } from '../db/pg-pool.ts';
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { ClientQueries, ClientRow } from '../queries/client-queries.ts';
-import { isLoopbackHost } from './loopback.ts';
+import { isLoopbackHost } from '../config/loopback.ts';
 import { noSuchRole } from './rbac.ts';
 import { sealContexts } from '../vocabulary/seal-contexts.ts';
 import type { SecretBox } from './secret-box.ts';

@@ -17,7 +17,7 @@ import { createPageRenderer } from './page-renderer.ts';
 import { createPasswordPolicy, loadCommonPasswords } from './password-policy.ts';
 import { createPasswordHasher } from './passwords.ts';
 import { createRbacLibrary } from './rbac.ts';
-import { createRequestInfoScope } from './request-info.ts';
+import { createRequestInfoScope } from '../storage/request-info.ts';
 import { createSecretBox, deriveKey } from './secret-box.ts';
 import { createSessionLedger } from './session-ledger.ts';
 import { createSessionManagement } from './session-management.ts';

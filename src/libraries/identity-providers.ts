@@ -1,6 +1,6 @@
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { FederationQueries, IdentityProviderRow } from '../queries/federation-queries.ts';
-import { isLoopbackHost } from './loopback.ts';
+import { isLoopbackHost } from '../config/loopback.ts';
 import { sealContexts } from '../vocabulary/seal-contexts.ts';
 import type { SecretBox } from './secret-box.ts';
 

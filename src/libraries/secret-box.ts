@@ -23,6 +23,9 @@ export interface SecretBox {
   isCurrent(sealed: string): boolean;
 }
 
+/** AES-GCM authentication tag length: the full 128 bits (NIST SP 800-38D). */
+const tagBytes = 16;
+
 interface DerivedKey {
   id: string;
   // A KeyObject, not a Buffer: ciphers then skip re-importing the key on every call.
@@ -70,12 +73,17 @@ export function createSecretBox(secret: string, previousSecrets: readonly string
         );
       }
       const body = Buffer.from(bodyText, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(ivText, 'base64url'));
+      // The tag is always the full 16 bytes: GCM verifies a shorter tag too (down to 4 bytes), which would let a
+      // forger who can write the database succeed one time in 2^32 instead of 2^128.
+      if (body.length < tagBytes) throw new SecretBoxError('a stored secret failed its integrity check');
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(ivText, 'base64url'), {
+        authTagLength: tagBytes,
+      });
       decipher.setAAD(Buffer.from(context));
-      decipher.setAuthTag(body.subarray(body.length - 16));
       try {
+        decipher.setAuthTag(body.subarray(body.length - tagBytes));
         return Buffer.concat([
-          decipher.update(body.subarray(0, body.length - 16)),
+          decipher.update(body.subarray(0, body.length - tagBytes)),
           decipher.final(),
         ]).toString('utf8');
       } catch {

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { AppError } from '../errors/app-error.ts';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
-import { isStorageUnavailable } from '../libraries/storage-errors.ts';
+import { isStorageUnavailable } from '../storage/storage-errors.ts';
 import { isBadInput, isUniqueViolation } from '../db/sql-state.ts';
 
 interface Described {

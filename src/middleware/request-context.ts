@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import type { RequestInfoScope } from '../libraries/request-info.ts';
+import type { RequestInfoScope } from '../storage/request-info.ts';
 
 declare module 'koa' {
   interface DefaultState {

@@ -1,16 +1,49 @@
 import type { Provider } from 'oidc-provider';
 import { TooManyAttempts } from '../errors/too-many-attempts.ts';
 import type { AttemptThrottle } from '../libraries/attempt-throttle.ts';
-import { guardStorage } from './guarded-adapter.ts';
+import { guardStorage } from '../storage/guarded-adapter.ts';
 import { throttleKeys } from '../vocabulary/throttle-keys.ts';
 
-const clientAuthenticatingPaths = new Set([
-  '/token',
-  '/token/introspection',
-  '/token/revocation',
-  '/request',
-  '/device/auth',
+/** oidc-provider's routes where a client authenticates, by route name, at the paths Gatehouse configures. */
+const clientAuthenticatingRoutes = new Map([
+  ['token', '/token'],
+  ['introspection', '/token/introspection'],
+  ['revocation', '/token/revocation'],
+  ['pushed_authorization_request', '/request'],
+  ['device_authorization', '/device/auth'],
+  ['backchannel_authentication', '/backchannel'],
 ]);
+
+/**
+ * oidc-provider's router (`lib/helpers/router.js`) compares paths case-insensitively, by this folding: upper case,
+ * except for a non-ASCII character whose upper case is ASCII (`ſ`, `ı`), which stays as it is.
+ */
+function foldLikeProviderRouter(path: string): string {
+  let out = '';
+  for (const char of path) {
+    const upper = char.toUpperCase();
+    out += upper.length === 1 && !(char.codePointAt(0)! > 127 && upper.codePointAt(0)! < 128) ? upper : char;
+  }
+  return out;
+}
+
+const foldedClientAuthenticatingPaths = new Set(
+  [...clientAuthenticatingRoutes.values()].map(foldLikeProviderRouter),
+);
+
+/**
+ * Whether oidc-provider will route this path to an endpoint where clients authenticate. Its router matches the
+ * path folded as above, then, failing that, the path without one trailing slash: `/TOKEN`, `/token/` and `/Token/`
+ * all reach the token endpoint, so all must be throttled.
+ */
+export function isClientAuthenticatingPath(path: string): boolean {
+  if (foldedClientAuthenticatingPaths.has(foldLikeProviderRouter(path))) return true;
+  return (
+    path.length > 1 &&
+    path.endsWith('/') &&
+    foldedClientAuthenticatingPaths.has(foldLikeProviderRouter(path.slice(0, -1)))
+  );
+}
 
 /** The client id of HTTP Basic client authentication (RFC 6749 section 2.3.1), readable before the body is. */
 function basicClientId(authorization: string): string | undefined {
@@ -25,6 +58,19 @@ function basicClientId(authorization: string): string | undefined {
   }
 }
 
+type ProviderContext = Parameters<Parameters<Provider['use']>[0]>[0];
+
+/** A client_secret_post client id, known once oidc-provider has read the body. */
+function paramClientId(ctx: ProviderContext): string | undefined {
+  const clientId = ctx.oidc?.params?.client_id;
+  return typeof clientId === 'string' ? clientId : undefined;
+}
+
+/** The answer oidc-provider gives a client that failed to authenticate: 401 `invalid_client`. */
+function failedClientAuthentication(ctx: ProviderContext): boolean {
+  return ctx.status === 401 && (ctx.body as { error?: string } | undefined)?.error === 'invalid_client';
+}
+
 /**
  * Guessing protection for client secrets at the endpoints where clients authenticate: failed authentications
  * (`invalid_client`) count per client and address and per address; past the limit the endpoint answers 429 with
@@ -36,8 +82,20 @@ export function installClientAuthThrottle(
   provider: Provider,
   throttles: { perClient: AttemptThrottle; perIp: AttemptThrottle },
 ): void {
+  const recordFailure = (ip: string, clientId: string | undefined) =>
+    guardStorage(async () => {
+      await throttles.perIp.fail([throttleKeys.ip(ip)]);
+      if (clientId) await throttles.perClient.fail([`${clientId}|${ip}`]);
+    }).catch(() => undefined);
   provider.use(async (ctx, next) => {
-    if (ctx.method !== 'POST' || !clientAuthenticatingPaths.has(ctx.path)) return next();
+    if (ctx.method !== 'POST' || !isClientAuthenticatingPath(ctx.path)) {
+      await next();
+      // Should oidc-provider's router ever accept a spelling the check above does not know, its failures still count.
+      if (failedClientAuthentication(ctx) && clientAuthenticatingRoutes.has(ctx.oidc?.route ?? '')) {
+        await recordFailure(ctx.ip, basicClientId(ctx.get('authorization')) ?? paramClientId(ctx));
+      }
+      return;
+    }
     const ipKey = throttleKeys.ip(ctx.ip);
     const headerClient = basicClientId(ctx.get('authorization'));
     let clientRecordClean = false;
@@ -57,16 +115,9 @@ export function installClientAuthThrottle(
       return;
     }
     await next();
-    const clientId =
-      headerClient ??
-      (typeof ctx.oidc?.params?.client_id === 'string' ? ctx.oidc.params.client_id : undefined);
-    const failed =
-      ctx.status === 401 && (ctx.body as { error?: string } | undefined)?.error === 'invalid_client';
-    if (failed) {
-      await guardStorage(async () => {
-        await throttles.perIp.fail([ipKey]);
-        if (clientId) await throttles.perClient.fail([`${clientId}|${ctx.ip}`]);
-      }).catch(() => undefined);
+    const clientId = headerClient ?? paramClientId(ctx);
+    if (failedClientAuthentication(ctx)) {
+      await recordFailure(ctx.ip, clientId);
     } else if (clientId && ctx.oidc?.client && !clientRecordClean) {
       // Clearing past failures need not hold up the answer.
       void guardStorage(() => throttles.perClient.succeed([`${clientId}|${ctx.ip}`])).catch(() => undefined);

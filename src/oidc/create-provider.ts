@@ -23,7 +23,7 @@ export function createProvider(
   },
 ): Provider {
   const provider = new Provider(deps.config.issuer, buildProviderConfiguration(deps));
-  provider.proxy = deps.config.trustProxy;
+  provider.proxy = deps.config.trustProxy !== false;
   // First, so it wraps every middleware Gatehouse adds below.
   installProviderErrorGuard(provider, deps.pages);
   if (deps.inspector)

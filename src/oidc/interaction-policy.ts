@@ -1,6 +1,6 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { MfaLibrary } from '../libraries/mfa.ts';
-import { guardStorage } from './guarded-adapter.ts';
+import { guardStorage } from '../storage/guarded-adapter.ts';
 import { stepUpChecks } from '../vocabulary/interaction-paths.ts';
 
 const { base, Check } = interactionPolicy;

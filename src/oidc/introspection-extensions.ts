@@ -1,6 +1,6 @@
 import type { Provider } from 'oidc-provider';
 import type { RbacLibrary } from '../libraries/rbac.ts';
-import { guardStorage } from './guarded-adapter.ts';
+import { guardStorage } from '../storage/guarded-adapter.ts';
 import type { TokenInspector } from './token-inspector.ts';
 
 type IntrospectionBody = Record<string, unknown> & {

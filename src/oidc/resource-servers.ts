@@ -1,6 +1,6 @@
 import { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ApiResource, RbacLibrary } from '../libraries/rbac.ts';
-import { guardStorage } from './guarded-adapter.ts';
+import { guardStorage } from '../storage/guarded-adapter.ts';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
 

@@ -30,6 +30,8 @@ export interface OperatorRequestRow {
   account_id: string;
   session_id: string | null;
   requested_by: string | null;
+  /** Attempts so far, this one included. */
+  attempts: number;
 }
 
 /** The session ledger, the grants of an account, and the queue of operator requests. */
@@ -102,18 +104,45 @@ export function createSessionQueries(db: Queryable) {
       return rows[0]!.id;
     },
 
-    /** Claims the oldest pending request; of several processes polling, one gets it. */
-    async claim(): Promise<OperatorRequestRow | undefined> {
+    /**
+     * Claims the oldest pending request that is due, counting the attempt; of several processes polling, one gets
+     * it. A request claimed by a process that then went away without recording the outcome (crashed, or lost
+     * Postgres) is claimed again once `staleAfterSeconds` have passed.
+     */
+    async claim(
+      options: { skip?: readonly string[]; staleAfterSeconds?: number } = {},
+    ): Promise<OperatorRequestRow | undefined> {
       const { rows } = await db.query<OperatorRequestRow>(
-        `UPDATE operator_requests SET handled_at = now()
-         WHERE id = (SELECT id FROM operator_requests WHERE handled_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, action, account_id, session_id, requested_by`,
+        `UPDATE operator_requests SET handled_at = now(), attempts = attempts + 1
+         WHERE id = (
+           SELECT id FROM operator_requests
+           WHERE (handled_at IS NULL
+                  OR (result IS NULL AND failed_at IS NULL AND attempts > 0
+                      AND handled_at < now() - make_interval(secs => $2)))
+             AND next_attempt_at <= now() AND NOT (id = ANY ($1::bigint[]))
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, action, account_id, session_id, requested_by, attempts`,
+        [options.skip ?? [], options.staleAfterSeconds ?? 600],
       );
       return rows[0];
     },
 
     async complete(id: string, result: Record<string, unknown>): Promise<void> {
       await db.query('UPDATE operator_requests SET result = $2 WHERE id = $1', [id, result]);
+    },
+
+    /**
+     * Records a failed attempt: the request is pending again from `retryInSeconds` on, or, with `retryInSeconds`
+     * undefined, failed for good.
+     */
+    async recordFailure(id: string, error: string, retryInSeconds: number | undefined): Promise<void> {
+      await db.query(
+        retryInSeconds === undefined
+          ? 'UPDATE operator_requests SET last_error = $2, failed_at = now() WHERE id = $1'
+          : `UPDATE operator_requests SET last_error = $2, handled_at = NULL,
+               next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`,
+        retryInSeconds === undefined ? [id, error.slice(0, 500)] : [id, error.slice(0, 500), retryInSeconds],
+      );
     },
 
     async result(id: string): Promise<Record<string, unknown> | undefined> {

@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { AppError, invalidRequest } from '../errors/app-error.ts';
 import type { CsrfTokens } from '../libraries/csrf.ts';
-import { findUnstorableText } from '../libraries/text-safety.ts';
+import { findUnstorableText } from '../db/text-safety.ts';
 
 /**
  * Reads a urlencoded form body against a schema. Repeated fields arrive as arrays and fail the string checks, so

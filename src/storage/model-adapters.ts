@@ -1,7 +1,7 @@
 import type { Adapter } from 'oidc-provider';
-import type { RequestInfoScope } from '../libraries/request-info.ts';
-import { isStorableText } from '../libraries/text-safety.ts';
-import { guardAdapter } from '../oidc/guarded-adapter.ts';
+import type { RequestInfoScope } from './request-info.ts';
+import { isStorableText } from '../db/text-safety.ts';
+import { guardAdapter } from './guarded-adapter.ts';
 import type { OidcModelQueries } from '../queries/oidc-model-queries.ts';
 import type { SessionQueries } from '../queries/session-queries.ts';
 import type { HotState } from './hot-state.ts';

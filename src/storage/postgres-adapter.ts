@@ -1,5 +1,5 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { isStorableText } from '../libraries/text-safety.ts';
+import { isStorableText } from '../db/text-safety.ts';
 import type { OidcModelQueries } from '../queries/oidc-model-queries.ts';
 
 export interface PostgresAdapterOptions {
@@ -35,7 +35,12 @@ export function createPostgresAdapter(
         payload: payload as Record<string, unknown>,
         grantId: payload.grantId ?? null,
         accountId: payload.accountId ?? null,
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        // No lifetime is "keep until revoked" (grants); a zero or sub-second one is one second, as in the other
+        // stores, never "forever" (which a falsy check once made it).
+        expiresAt:
+          expiresIn === undefined || expiresIn === null
+            ? null
+            : new Date(Date.now() + Math.max(1, Math.ceil(expiresIn)) * 1000),
       });
     },
 

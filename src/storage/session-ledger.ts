@@ -1,5 +1,5 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import type { RequestInfoScope } from '../libraries/request-info.ts';
+import type { RequestInfoScope } from './request-info.ts';
 import type { SessionQueries } from '../queries/session-queries.ts';
 
 /**

@@ -298,4 +298,68 @@ describe('limits', () => {
     });
     expect(rp.serverMetadata().issuer).toBe(gh.url);
   });
+  describe('path spellings oidc-provider routes to a client-authenticating endpoint', () => {
+    const basicPost = (path: string, clientId: string, secret: string, body: string) =>
+      fetch(`${gh.url}${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body,
+      });
+    const createClient = (id: string) =>
+      gh.gatehouse.clients.create({
+        id,
+        secret: `${id}-secret-0123456789`,
+        redirectUris: [redirectUri],
+        postLogoutRedirectUris: [],
+        grantTypes: ['client_credentials'],
+        public: false,
+        firstParty: false,
+      });
+
+    it('stops a client-secret guesser from dodging the throttle with path spellings (/TOKEN, /token/, /Token/)', async () => {
+      await createClient('guessed');
+      const spellings = ['/TOKEN', '/token/', '/Token/'];
+      // Before the limit, each spelling reaches the token endpoint and its failure counts: three failures, one per
+      // spelling, reach the limit of 3.
+      for (const path of spellings) {
+        expect((await basicPost(path, 'guessed', 'wrong', 'grant_type=client_credentials')).status).toBe(401);
+      }
+      const statuses: number[] = [];
+      for (let i = 0; i < 27; i += 1) {
+        const path = spellings[i % spellings.length]!;
+        statuses.push(
+          (await basicPost(path, 'guessed', `wrong-${i}`, 'grant_type=client_credentials')).status,
+        );
+      }
+      expect(statuses.filter((status) => status === 401)).toHaveLength(0);
+      expect(new Set(statuses)).toEqual(new Set([429]));
+      const right = await basicPost(
+        '/token',
+        'guessed',
+        'guessed-secret-0123456789',
+        'grant_type=client_credentials',
+      );
+      expect(right.status).toBe(429);
+      expect(await right.json()).toMatchObject({ error: 'invalid_client' });
+    });
+
+    it('counts failures and refuses a locked client at spellings of introspection and revocation', async () => {
+      await createClient('guessed-introspector');
+      const secret = 'guessed-introspector-secret-0123456789';
+      for (const path of ['/TOKEN/INTROSPECTION', '/token/introspection/', '/Token/Revocation/']) {
+        expect((await basicPost(path, 'guessed-introspector', 'wrong', 'token=x')).status).toBe(401);
+      }
+      for (const path of [
+        '/token/introspection',
+        '/token/revocation',
+        '/Token/Introspection/',
+        '/TOKEN/REVOCATION',
+      ]) {
+        expect((await basicPost(path, 'guessed-introspector', secret, 'token=x')).status).toBe(429);
+      }
+    });
+  });
 });

@@ -53,6 +53,14 @@ export function describeStorageContract(backend: StorageBackend): void {
       await expect(adapter.find(id)).resolves.toBeUndefined();
     });
 
+    it('stops a zero lifetime from meaning "never expires": it lasts one second, as in every store', async () => {
+      const adapter = backend.adapterFor('RefreshToken');
+      const id = newId();
+      await adapter.upsert(id, payload(), 0);
+      await sleep(2100);
+      await expect(adapter.find(id)).resolves.toBeUndefined();
+    });
+
     it('marks a record consumed with the time of the first consumption only', async () => {
       const adapter = backend.adapterFor('RefreshToken');
       const id = newId();

@@ -10,7 +10,7 @@ import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { RbacLibrary } from '../../libraries/rbac.ts';
 import type { AuditLog } from '../../libraries/audit.ts';
 import { unlockAccount } from '../../libraries/operator-requests.ts';
-import { findUnstorableText } from '../../libraries/text-safety.ts';
+import { findUnstorableText } from '../../db/text-safety.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
 import type { SignInThrottles } from '../../libraries/throttles.ts';
 import { requirePermission, type AccessTokenVerifier } from '../../middleware/require-permission.ts';

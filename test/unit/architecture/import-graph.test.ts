@@ -101,6 +101,15 @@ describe('the layers of src/', () => {
     expect(importsOutside(graph, 'queries', ['db', 'errors', 'vocabulary'])).toEqual([]);
   });
 
+  it('keeps config/ and db/ at the bottom: configuration, connections and SQLSTATE know nothing above them', () => {
+    expect(importsOutside(graph, 'config', ['errors', 'vocabulary'])).toEqual([]);
+    expect(importsOutside(graph, 'db', ['config', 'errors', 'vocabulary'])).toEqual([]);
+  });
+
+  it('keeps storage/ (adapters, hot store) on queries/ and below, never libraries/ or oidc/', () => {
+    expect(importsOutside(graph, 'storage', ['config', 'db', 'errors', 'queries', 'vocabulary'])).toEqual([]);
+  });
+
   it('keeps oidc/ from importing routes/ (pages build on the provider, not the other way round)', () => {
     expect(
       importsOutside(graph, 'oidc', [

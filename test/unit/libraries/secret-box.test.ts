@@ -28,6 +28,14 @@ describe('sealing secrets at rest', () => {
     expect(() => box.open(parts.join('.'), 'x')).toThrow('a stored secret failed its integrity check');
   });
 
+  it('stops a forger with database access from passing a truncated 4-byte tag (2^32 guesses, not 2^128)', () => {
+    const box = createSecretBox(secret);
+    // An empty value seals to its 16-byte tag alone; GCM also accepts the tag's first 4 bytes as a valid short tag.
+    const parts = box.seal('', 'x').split('.');
+    parts[3] = Buffer.from(parts[3]!, 'base64url').subarray(0, 4).toString('base64url');
+    expect(() => box.open(parts.join('.'), 'x')).toThrow('a stored secret failed its integrity check');
+  });
+
   it('opens values of a previous secret during a rotation, and says they are not current', () => {
     const old = createSecretBox('b'.repeat(40));
     const sealed = old.seal('value', 'x');

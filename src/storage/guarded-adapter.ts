@@ -1,5 +1,5 @@
 import { errors, type Adapter } from 'oidc-provider';
-import { isStorageUnavailable } from '../libraries/storage-errors.ts';
+import { isStorageUnavailable } from './storage-errors.ts';
 
 /**
  * oidc-provider answers any unexpected error with 500 `server_error`. A storage outage is not a bug: it becomes
