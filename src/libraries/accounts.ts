@@ -79,6 +79,23 @@ export function normaliseEmail(email: string): string {
   return trimmed;
 }
 
+/** The position a page cursor names; a cursor Gatehouse did not make is a 400 naming `cursor`. */
+function readCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (
+      typeof at === 'string' &&
+      /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/.test(at) &&
+      typeof id === 'string' &&
+      id.length <= 64
+    )
+      return { createdAt: at, id };
+  } catch {
+    // falls through to the refusal
+  }
+  throw invalidRequest('the cursor is not one Gatehouse gave out', 'cursor');
+}
+
 /** Accounts: creation, lookup and password sign-in. */
 export function createAccountLibrary({
   queries,
@@ -203,8 +220,39 @@ export function createAccountLibrary({
       return toAccount(row);
     },
 
+    /**
+     * One page of accounts in creation order and the cursor of the next page (null on the last): a list never stops
+     * short without saying so. The cursor is opaque to callers (the creation time and id of the page's last account).
+     */
+    async listPage(options: { limit: number; cursor?: string | undefined }): Promise<{
+      accounts: Account[];
+      next: string | null;
+    }> {
+      const rows = await queries.listAfter(
+        options.limit + 1,
+        options.cursor ? readCursor(options.cursor) : undefined,
+      );
+      const page = rows.slice(0, options.limit);
+      const last = page.at(-1);
+      return {
+        accounts: page.map(toAccount),
+        next:
+          rows.length > options.limit && last
+            ? Buffer.from(JSON.stringify([last.position, last.id])).toString('base64url')
+            : null,
+      };
+    },
+
+    /** Every account, page by page. */
     async list(): Promise<Account[]> {
-      return (await queries.list()).map(toAccount);
+      const all: Account[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.listPage({ limit: 1000, cursor });
+        all.push(...page.accounts);
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      return all;
     },
 
     count: () => queries.count(),

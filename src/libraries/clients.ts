@@ -171,6 +171,8 @@ export function buildClientMetadata(input: NewClientInput, production: boolean):
   return metadata;
 }
 
+const stringOf = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
 /** OAuth clients: registration by operators (CLI, admin API) and lookup for oidc-provider. */
 export function createClientLibrary(deps: {
   pool: Pool;
@@ -324,8 +326,16 @@ export function createClientLibrary(deps: {
             : (current.backchannelLogoutUri ?? undefined),
         authMethod:
           row.metadata.token_endpoint_auth_method === 'client_secret_post' ? 'client_secret_post' : undefined,
+        // What this update does not change, it keeps: a patch of the name once dropped these URIs.
+        frontchannelLogoutUri: stringOf(row.metadata.frontchannel_logout_uri),
+        initiateLoginUri: stringOf(row.metadata.initiate_login_uri),
+        clientUri: stringOf(row.metadata.client_uri),
       };
-      const metadata = buildClientMetadata(merged, production);
+      // Metadata this library does not build (set by an earlier version or by hand) is kept as it was, under
+      // what the update builds.
+      const metadata = { ...row.metadata, ...buildClientMetadata(merged, production) };
+      for (const key of ['backchannel_logout_uri', 'backchannel_logout_session_required'])
+        if (!merged.backchannelLogoutUri) delete metadata[key];
       await validate(
         metadata,
         row.sealed_secret ? secretBox.open(row.sealed_secret, secretContext) : undefined,

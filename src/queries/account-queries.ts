@@ -73,11 +73,24 @@ export function createAccountQueries(db: Queryable) {
       return rows[0];
     },
 
-    async list(limit = 1000, offset = 0): Promise<AccountRow[]> {
-      const { rows } = await db.query<AccountRow>(
-        `SELECT ${columns} FROM accounts ORDER BY created_at, id LIMIT $1 OFFSET $2`,
-        [limit, offset],
-      );
+    /**
+     * Accounts in creation order, `limit` of them after the position `after` (keyset: a page is one index range).
+     * Each row carries its own position, `created_at` as Postgres text, exact to the microsecond (a JavaScript Date
+     * would round it to the millisecond and repeat or skip rows at a page boundary).
+     */
+    async listAfter(
+      limit: number,
+      after?: { createdAt: string; id: string },
+    ): Promise<(AccountRow & { position: string })[]> {
+      const select = `SELECT ${columns}, created_at::text AS position FROM accounts`;
+      const { rows } = after
+        ? await db.query<AccountRow & { position: string }>(
+            `${select} WHERE (created_at, id) > ($2::timestamptz, $3) ORDER BY created_at, id LIMIT $1`,
+            [limit, after.createdAt, after.id],
+          )
+        : await db.query<AccountRow & { position: string }>(`${select} ORDER BY created_at, id LIMIT $1`, [
+            limit,
+          ]);
       return rows;
     },
 

@@ -33,6 +33,7 @@ export interface AdminRouterDeps {
   bodyLimitBytes: number;
 }
 
+/** The audit query (`?since=ISO&type=mfa&accountId=...&limit=100`); a 400 names the offending parameter. */
 const auditQuery = z
   .object({
     since: z.iso.datetime({ offset: true }).default(() => new Date(Date.now() - 86_400_000).toISOString()),
@@ -42,17 +43,18 @@ const auditQuery = z
   })
   .strict();
 
-/** The audit query (`?since=ISO&type=mfa&accountId=...&limit=100`); a 400 names the offending parameter. */
-function readJsonQuery(query: unknown): {
-  since: Date;
-  type?: string | undefined;
-  accountId?: string | undefined;
-  limit: number;
-} {
+/** A page of the user list (`?limit=100&cursor=...`): `next` in the answer is the cursor of the page after. */
+const usersQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  cursor: z.string().max(200).optional(),
+});
+
+/** Reads query parameters against a schema; a 400 names the offending parameter. */
+function readQuery<T extends z.ZodType>(query: unknown, schema: T): z.infer<T> {
   const unstorable = findUnstorableText(query);
   if (unstorable)
     throw invalidRequest(`parameter "${unstorable}" holds a character that is not allowed`, unstorable);
-  const parsed = auditQuery.safeParse(query);
+  const parsed = schema.safeParse(query);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field =
@@ -60,7 +62,7 @@ function readJsonQuery(query: unknown): {
       (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : 'query');
     throw invalidRequest(`parameter "${field}": ${issue.message}`, field);
   }
-  return { ...parsed.data, since: new Date(parsed.data.since) };
+  return parsed.data;
 }
 
 /** Reads a JSON body against a schema; a 400 names the first offending field. */
@@ -122,7 +124,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get('/users', read, async (ctx) => {
-    ctx.body = { users: await Promise.all((await accounts.list()).map(withRoles)) };
+    const page = await accounts.listPage(readQuery(ctx.query, usersQuery));
+    ctx.body = { users: await Promise.all(page.accounts.map(withRoles)), next: page.next };
   });
   router.get('/users/:id', read, async (ctx) => {
     ctx.body = await withRoles(await accounts.get(ctx.params.id!));
@@ -284,8 +287,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get('/audit', read, async (ctx) => {
-    const query = readJsonQuery(ctx.query);
-    ctx.body = { events: await deps.audit.list(query) };
+    const query = readQuery(ctx.query, auditQuery);
+    ctx.body = { events: await deps.audit.list({ ...query, since: new Date(query.since) }) };
   });
 
   router.get('/apis', read, async (ctx) => {

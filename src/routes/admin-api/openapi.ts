@@ -11,7 +11,11 @@ type Operation = {
 
 const operations: Record<string, Record<string, Operation>> = {
   '/users': {
-    get: { summary: 'List accounts with their roles', permission: 'admin:read' },
+    get: {
+      summary:
+        'List accounts with their roles, a page at a time (`?limit=` up to 1000, `?cursor=` from the previous answer’s `next`; `next` is null on the last page)',
+      permission: 'admin:read',
+    },
     post: {
       summary: 'Create an account',
       permission: 'admin:write',
