@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { invalidRequest } from '../errors/app-error.ts';
-import { collect, table } from './options.ts';
+import { collect, secretOption, stdinHelp, table } from './options.ts';
 
 interface ClientCreateOptions {
   id: string;
   name?: string;
   secret?: string;
+  secretStdin?: boolean;
   redirectUri: string[];
   postLogoutRedirectUri: string[];
   grantType: string[];
@@ -46,6 +47,7 @@ export function registerClientCommands(program: Command, context: () => CliConte
     .requiredOption('--id <id>', 'client_id')
     .option('--name <name>', 'name shown on the sign-in and consent pages')
     .option('--secret <secret>', 'client secret (default: generated and printed once)')
+    .option('--secret-stdin', stdinHelp('client secret'))
     .option('--redirect-uri <uri>', 'redirect URI, matched exactly (repeatable)', collect, [])
     .option(
       '--post-logout-redirect-uri <uri>',
@@ -79,12 +81,16 @@ export function registerClientCommands(program: Command, context: () => CliConte
     .option('--auth-method <method>', 'client_secret_basic (default) or client_secret_post')
     .option('--require-mfa', 'users of this app must pass a second factor')
     .action(async (options: ClientCreateOptions) => {
+      const secret = await secretOption(
+        { value: options.secret, stdin: options.secretStdin },
+        { option: '--secret', stdinOption: '--secret-stdin', what: 'client secret' },
+      );
       const cli = context();
       const created = await cli.withRuntime(({ libraries }) =>
         libraries.clients.register({
           id: options.id,
           name: options.name,
-          secret: options.secret,
+          secret,
           redirectUris: options.redirectUri,
           postLogoutRedirectUris: options.postLogoutRedirectUri,
           grantTypes: options.grantType,
@@ -102,7 +108,7 @@ export function registerClientCommands(program: Command, context: () => CliConte
         }),
       );
       const lines = [`created client ${created.client.id}`];
-      if (created.secret && !options.secret) lines.push(`client secret (shown once): ${created.secret}`);
+      if (created.secret && secret === undefined) lines.push(`client secret (shown once): ${created.secret}`);
       cli.print(
         { ...created.client, roles: created.roles, ...(created.secret ? { secret: created.secret } : {}) },
         lines.join('\n'),

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { IdentityProviderType, LinkPolicy, RoleRule } from '../libraries/identity-providers.ts';
 import type { CliContext } from './cli-context.ts';
-import { table } from './options.ts';
+import { invalidRequest } from '../errors/app-error.ts';
+import { secretOption, stdinHelp, table } from './options.ts';
 
 function providerType(value: string): IdentityProviderType {
   if (value !== 'oidc' && value !== 'github' && value !== 'google')
@@ -32,7 +33,11 @@ export function registerIdpCommands(program: Command, context: () => CliContext)
     .requiredOption('--type <type>', 'oidc, github or google', providerType)
     .option('--issuer <url>', 'issuer URL (oidc; for github a GitHub Enterprise base URL)')
     .requiredOption('--client-id <id>', 'client id Gatehouse has at the upstream')
-    .requiredOption('--client-secret <secret>', 'client secret Gatehouse has at the upstream')
+    .option(
+      '--client-secret <secret>',
+      'client secret Gatehouse has at the upstream (or --client-secret-stdin; one of the two is required)',
+    )
+    .option('--client-secret-stdin', stdinHelp('upstream client secret'))
     .option('--scope <scopes>', 'scopes to ask the upstream for (preset per type)')
     .option('--name <name>', 'shown on the button "Continue with <name>"')
     .option(
@@ -56,18 +61,28 @@ export function registerIdpCommands(program: Command, context: () => CliContext)
         type: IdentityProviderType;
         issuer?: string;
         clientId: string;
-        clientSecret: string;
+        clientSecret?: string;
+        clientSecretStdin?: boolean;
         scope?: string;
         name?: string;
         linkPolicy?: LinkPolicy;
         trustEmail?: boolean;
         roleRule: RoleRule[];
       }) => {
+        const { clientSecretStdin, ...given } = options;
+        const clientSecret = await secretOption(
+          { value: given.clientSecret, stdin: clientSecretStdin },
+          { option: '--client-secret', stdinOption: '--client-secret-stdin', what: 'client secret' },
+        );
+        if (clientSecret === undefined)
+          throw invalidRequest(
+            "required option '--client-secret <secret>' or '--client-secret-stdin' not specified",
+          );
         const cli = context();
         const created = await cli.withRuntime(async ({ libraries }) => {
           if (options.roleRule.length > 0)
             await libraries.rbac.assertExist(options.roleRule.map((rule) => rule.role));
-          return libraries.identityProviders.create({ ...options, roleRules: options.roleRule });
+          return libraries.identityProviders.create({ ...given, clientSecret, roleRules: options.roleRule });
         });
         const { redirectUri, ...rest } = created;
         cli.print(

@@ -1,3 +1,5 @@
+import { invalidRequest } from '../errors/app-error.ts';
+
 /** Collects a repeatable option (`--role a --role b`) into an array. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -15,4 +17,43 @@ export function table(rows: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** What `--help` says about a `--…-stdin` option. */
+export const stdinHelp = (what: string) =>
+  `read the ${what} from standard input (its first line), which keeps it out of shell history and the process list`;
+
+/**
+ * The first line of standard input, without its line ending. Stops reading at the first newline, so a terminal
+ * user ends the value with Enter and a pipe may hold more.
+ */
+export async function readFirstStdinLine(input: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  let text = '';
+  for await (const chunk of input) {
+    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    if (text.includes('\n')) break;
+  }
+  const newline = text.indexOf('\n');
+  return (newline === -1 ? text : text.slice(0, newline)).replace(/\r$/, '');
+}
+
+/**
+ * A secret given either on the command line (`--password P`, which lands in shell history) or on standard input
+ * (`--password-stdin`). The two are exclusive; an empty value on stdin is refused. Errors are bad arguments
+ * (exit code 2, nothing written). `undefined` when neither was given.
+ */
+export async function secretOption(
+  given: { value: string | undefined; stdin: boolean | undefined },
+  names: { option: string; stdinOption: string; what: string },
+  read: () => Promise<string> = () => readFirstStdinLine(),
+): Promise<string | undefined> {
+  if (given.stdin !== true) return given.value;
+  if (given.value !== undefined)
+    throw invalidRequest(`${names.option} and ${names.stdinOption} cannot be used together: give one`);
+  const value = await read();
+  if (value === '')
+    throw invalidRequest(
+      `${names.stdinOption}: standard input held no ${names.what} (its first line is empty)`,
+    );
+  return value;
 }

@@ -12,6 +12,7 @@ import {
 } from '../libraries/bootstrap-admin.ts';
 import { demoAccount, demoClient, seedDemo } from '../libraries/demo-seed.ts';
 import { createPasswordPolicy, loadCommonPasswords } from '../libraries/password-policy.ts';
+import { metricsAccess } from '../http-app.ts';
 import { internalOriginFor, listen } from '../server.ts';
 import { superviseWorkers, workerCount } from '../cluster-supervisor.ts';
 import { connectConfiguredRedis, waitForRedis } from '../storage/connect-redis.ts';
@@ -119,6 +120,11 @@ async function serveProcess(
     },
     'gatehouse listening',
   );
+  if (leader && metricsAccess(config) === 'off')
+    log.info(
+      'metrics are not served in production without a token: set GATEHOUSE_METRICS_TOKEN (config metrics.token, ' +
+        'at least 32 characters) and scrape GET /metrics with Authorization: Bearer <token>',
+    );
   if (leader)
     process.stdout.write(
       [

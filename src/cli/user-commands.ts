@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
-import { collect, table } from './options.ts';
+import { invalidRequest } from '../errors/app-error.ts';
+import { collect, secretOption, stdinHelp, table } from './options.ts';
 
 export function registerUserCommands(program: Command, context: () => CliContext): void {
   const user = program.command('user').description('manage user accounts');
@@ -9,7 +10,8 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .command('create')
     .description('create an account with a password')
     .requiredOption('--email <email>', 'email address (unique, case-insensitive)')
-    .requiredOption('--password <password>', 'password')
+    .option('--password <password>', 'password (or --password-stdin; one of the two is required)')
+    .option('--password-stdin', stdinHelp('password'))
     .option('--name <name>', 'display name')
     .option('--role <role>', 'role to assign (repeatable)', collect, [])
     .option(
@@ -19,16 +21,23 @@ export function registerUserCommands(program: Command, context: () => CliContext
     .action(
       async (options: {
         email: string;
-        password: string;
+        password?: string;
+        passwordStdin?: boolean;
         name?: string;
         role: string[];
         emailVerified?: boolean;
       }) => {
+        const password = await secretOption(
+          { value: options.password, stdin: options.passwordStdin },
+          { option: '--password', stdinOption: '--password-stdin', what: 'password' },
+        );
+        if (password === undefined)
+          throw invalidRequest("required option '--password <password>' or '--password-stdin' not specified");
         const cli = context();
         const account = await cli.withRuntime(({ libraries }) =>
           libraries.accounts.createWithRoles({
             email: options.email,
-            password: options.password,
+            password,
             name: options.name,
             emailVerified: options.emailVerified === true,
             roles: options.role,

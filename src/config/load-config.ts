@@ -96,6 +96,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Json {
       .map((value) => value.trim())
       .filter(Boolean);
   if (env.LOG_LEVEL) overrides.logLevel = env.LOG_LEVEL;
+  if (env.GATEHOUSE_METRICS_TOKEN) overrides.metrics = { token: env.GATEHOUSE_METRICS_TOKEN };
   const bootstrapAdmin = bootstrapAdminOverrides(env);
   if (bootstrapAdmin) overrides.bootstrapAdmin = bootstrapAdmin;
   return overrides;

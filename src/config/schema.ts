@@ -279,6 +279,19 @@ export const configSchema = z
       .describe(
         'Password rules; a list of common and breached passwords (config/common-passwords.txt) applies too.',
       ),
+    metrics: z
+      .object({
+        token: z
+          .string()
+          .min(32, 'must be at least 32 characters')
+          .nullable()
+          .describe(
+            'Bearer token that `GET /metrics` requires (env GATEHOUSE_METRICS_TOKEN), compared in constant time; ' +
+              'Prometheus sends it with `authorization: { credentials_file: ... }`. Unset: /metrics is open ' +
+              'outside production and not served at all (404) in production.',
+          ),
+      })
+      .describe('Prometheus metrics at GET /metrics on the public port.'),
     keys: z
       .object({
         algorithms: z
