@@ -136,6 +136,29 @@ export function createAccountLibrary({
     }
   }
 
+  /**
+   * One page of accounts in creation order and the cursor of the next page (null on the last): a list never stops
+   * short without saying so. The cursor is opaque to callers (the creation time and id of the page's last account).
+   */
+  async function listPage(options: { limit: number; cursor?: string | undefined }): Promise<{
+    accounts: Account[];
+    next: string | null;
+  }> {
+    const rows = await queries.listAfter(
+      options.limit + 1,
+      options.cursor ? readCursor(options.cursor) : undefined,
+    );
+    const page = rows.slice(0, options.limit);
+    const last = page.at(-1);
+    return {
+      accounts: page.map(toAccount),
+      next:
+        rows.length > options.limit && last
+          ? Buffer.from(JSON.stringify([last.position, last.id])).toString('base64url')
+          : null,
+    };
+  }
+
   return {
     async create(input: NewAccountInput): Promise<Account> {
       return (await insertAccount(input, [])).account;
@@ -220,35 +243,14 @@ export function createAccountLibrary({
       return toAccount(row);
     },
 
-    /**
-     * One page of accounts in creation order and the cursor of the next page (null on the last): a list never stops
-     * short without saying so. The cursor is opaque to callers (the creation time and id of the page's last account).
-     */
-    async listPage(options: { limit: number; cursor?: string | undefined }): Promise<{
-      accounts: Account[];
-      next: string | null;
-    }> {
-      const rows = await queries.listAfter(
-        options.limit + 1,
-        options.cursor ? readCursor(options.cursor) : undefined,
-      );
-      const page = rows.slice(0, options.limit);
-      const last = page.at(-1);
-      return {
-        accounts: page.map(toAccount),
-        next:
-          rows.length > options.limit && last
-            ? Buffer.from(JSON.stringify([last.position, last.id])).toString('base64url')
-            : null,
-      };
-    },
+    listPage,
 
     /** Every account, page by page. */
     async list(): Promise<Account[]> {
       const all: Account[] = [];
       let cursor: string | undefined;
       do {
-        const page = await this.listPage({ limit: 1000, cursor });
+        const page = await listPage({ limit: 1000, cursor });
         all.push(...page.accounts);
         cursor = page.next ?? undefined;
       } while (cursor);
