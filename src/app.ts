@@ -10,6 +10,7 @@ import type { AccountLibrary } from './libraries/accounts.ts';
 import type { AuditLog } from './libraries/audit.ts';
 import type { ClientLibrary } from './libraries/clients.ts';
 import { createConfigCache, type ConfigCache } from './db/config-cache.ts';
+import { listenForConfigChanges, type ConfigListener } from './db/config-listener.ts';
 import { createLateRef, createServerLibraries, type ServerLibraries } from './libraries/create-libraries.ts';
 import type { IdentityProviderLibrary } from './libraries/identity-providers.ts';
 import { createMetrics, type Metrics } from './libraries/metrics.ts';
@@ -101,6 +102,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     providerHost,
   });
   const jobs = startMaintenanceJobs(queries, libraries, log);
+  const listener = await listenForConfigChangesOf(pool, cache, log);
 
   const { accounts, clients, keys, rbac, mfa, sessions, audit, throttles, identityProviders } = libraries;
   return {
@@ -121,6 +123,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
       jobs.stop();
       providerHost.close();
       cache.close();
+      await listener.close();
     },
   };
 }
@@ -134,6 +137,22 @@ function createServerCache(config: GatehouseConfig, pool: Pool, log: Logger): Co
     maxAgeMs: config.configCache.maxAgeMs,
     log,
   });
+}
+
+/**
+ * Writes from other processes reach the cache within milliseconds by LISTEN/NOTIFY, on a connection of its own
+ * (the version poll stays as the fallback, and is all there is over embedded PGlite). Started last, once nothing
+ * can fail, so it never outlives a failed start; awaited, so the first request is served listening (a failed
+ * attempt retries in the background).
+ */
+async function listenForConfigChangesOf(
+  pool: Pool,
+  cache: ConfigCache,
+  log: Logger,
+): Promise<ConfigListener> {
+  const listener = listenForConfigChanges({ connection: pool.options, cache, log });
+  await listener.started;
+  return listener;
 }
 
 /** The oidc-provider instance over Gatehouse's storage and libraries, rebuilt by its host when the keys change. */

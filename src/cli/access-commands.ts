@@ -21,7 +21,9 @@ function absoluteUrl(value: string): string {
 export function registerAccessCommands(program: Command, context: () => CliContext): void {
   program
     .command('explain')
-    .description('say whether a user holds a permission, through which role, or why not')
+    .description(
+      'say whether a user holds a permission, through which role, group or direct grant, or why not',
+    )
     .requiredOption('--email <email>', 'account email')
     .requiredOption('--permission <permission>', 'permission to explain')
     .option('--resource <uri>', 'API identifier: also check that its tokens can carry the permission')

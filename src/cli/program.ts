@@ -4,6 +4,7 @@ import { registerAccessCommands } from './access-commands.ts';
 import { registerAuditCommand } from './audit-command.ts';
 import { createCliContext, type CliContext } from './cli-context.ts';
 import { registerClientCommands } from './client-commands.ts';
+import { registerGroupCommands } from './group-commands.ts';
 import { registerIdpCommands } from './idp-commands.ts';
 import { registerKeyCommands } from './key-commands.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
@@ -36,6 +37,7 @@ export function createProgram(loadConfig: () => GatehouseConfig): Command {
   );
   registerClientCommands(program, getContext);
   registerRoleCommands(program, getContext);
+  registerGroupCommands(program, getContext);
   registerKeyCommands(program, getContext);
   registerAccessCommands(program, getContext);
   registerAuditCommand(program, getContext);

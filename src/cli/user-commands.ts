@@ -3,6 +3,36 @@ import type { CliContext } from './cli-context.ts';
 import { invalidRequest } from '../errors/app-error.ts';
 import { collect, secretOption, stdinHelp, table } from './options.ts';
 
+/**
+ * Attributes as given on the command line: `K=V` sets a string, `K:=JSON` a typed JSON value (`tier:=3`,
+ * `tags:='["a","b"]'`). The last value given for a name wins. Malformed ones are bad arguments (exit code 2).
+ */
+export function parseAttributes(given: readonly string[]): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const item of given) {
+    const split = item.indexOf('=');
+    if (split < 1)
+      throw invalidRequest(`--attribute ${item}: expected NAME=VALUE or NAME:=JSON`, 'attribute');
+    const typed = item[split - 1] === ':';
+    const name = item.slice(0, typed ? split - 1 : split);
+    const raw = item.slice(split + 1);
+    if (name === '') throw invalidRequest(`--attribute ${item}: the name is empty`, 'attribute');
+    if (!typed) {
+      attributes[name] = raw;
+      continue;
+    }
+    try {
+      attributes[name] = JSON.parse(raw) as unknown;
+    } catch (error) {
+      throw invalidRequest(
+        `--attribute ${name}:=${raw}: not JSON (${(error as Error).message}); for a string use ${name}=VALUE`,
+        `attributes.${name}`,
+      );
+    }
+  }
+  return attributes;
+}
+
 export function registerUserCommands(program: Command, context: () => CliContext): void {
   const user = program.command('user').description('manage user accounts');
 
@@ -18,6 +48,16 @@ export function registerUserCommands(program: Command, context: () => CliContext
       '--email-verified',
       'the address is known to belong to the user (released as email_verified: true)',
     )
+    .option(
+      '--id <sub>',
+      'the account id (its sub; default a new UUID): a UUID, or an id with a character no client id has, such as | or : (e.g. auth0|5f7c8ec7)',
+    )
+    .option(
+      '--attribute <name=value>',
+      'custom attribute for policies (repeatable): NAME=VALUE sets a string, NAME:=JSON a typed value (tier:=3)',
+      collect,
+      [],
+    )
     .action(
       async (options: {
         email: string;
@@ -26,7 +66,10 @@ export function registerUserCommands(program: Command, context: () => CliContext
         name?: string;
         role: string[];
         emailVerified?: boolean;
+        id?: string;
+        attribute: string[];
       }) => {
+        const attributes = parseAttributes(options.attribute);
         const password = await secretOption(
           { value: options.password, stdin: options.passwordStdin },
           { option: '--password', stdinOption: '--password-stdin', what: 'password' },
@@ -41,15 +84,86 @@ export function registerUserCommands(program: Command, context: () => CliContext
             name: options.name,
             emailVerified: options.emailVerified === true,
             roles: options.role,
+            id: options.id,
+            attributes,
           }),
         );
         // The roles as given on the command line (the contract's output; the account holds each of them).
         cli.print(
-          { id: account.id, email: account.email, name: account.name, roles: options.role },
+          {
+            id: account.id,
+            email: account.email,
+            name: account.name,
+            roles: options.role,
+            attributes: account.attributes,
+          },
           `created user ${account.email} (${account.id})`,
         );
       },
     );
+
+  user
+    .command('update')
+    .description("change an account's custom attributes")
+    .requiredOption('--email <email>', 'account email')
+    .option(
+      '--attribute <name=value>',
+      'set an attribute (repeatable): NAME=VALUE sets a string, NAME:=JSON a typed value (tier:=3)',
+      collect,
+      [],
+    )
+    .option('--remove-attribute <name>', 'remove an attribute (repeatable)', collect, [])
+    .action(async (options: { email: string; attribute: string[]; removeAttribute: string[] }) => {
+      const set = parseAttributes(options.attribute);
+      const cli = context();
+      const account = await cli.withRuntime(async ({ libraries }) => {
+        const before = await libraries.accounts.getByEmail(options.email);
+        const after = await libraries.accounts.updateAttributes(before.id, set, options.removeAttribute);
+        await libraries.audit.record('directory.changed', {
+          accountId: after.id,
+          actor: 'cli',
+          details: {
+            action: 'user.update',
+            before: { attributes: before.attributes },
+            after: { attributes: after.attributes },
+          },
+        });
+        return after;
+      });
+      cli.print(
+        { id: account.id, email: account.email, attributes: account.attributes },
+        `${account.email} has attributes: ${JSON.stringify(account.attributes)}`,
+      );
+    });
+
+  for (const [name, verb] of [
+    ['grant', 'give an account a permission directly (not through a role or group)'],
+    ['revoke', 'take away a permission the account holds directly'],
+  ] as const) {
+    user
+      .command(name)
+      .description(verb)
+      .requiredOption('--email <email>', 'account email')
+      .requiredOption('--permission <permission>', 'the permission')
+      .action(async (options: { email: string; permission: string }) => {
+        const cli = context();
+        const held = await cli.withRuntime(async ({ libraries }) => {
+          const account = await libraries.accounts.getByEmail(options.email);
+          if (name === 'grant') await libraries.rbac.grantToAccount(account.id, options.permission);
+          else await libraries.rbac.revokeFromAccount(account.id, options.permission);
+          await libraries.audit.record('directory.changed', {
+            accountId: account.id,
+            actor: 'cli',
+            details: { action: `user.${name}`, permission: options.permission },
+          });
+          return libraries.rbac.directPermissionsOfAccount(account.id);
+        });
+        cli.print(
+          { email: options.email, permission: options.permission, permissions: held },
+          `${options.email} ${name === 'grant' ? 'now holds' : 'no longer holds'} ${options.permission} directly (direct permissions: ${held.join(' ') || '(none)'})`,
+        );
+      });
+  }
 
   user
     .command('list')

@@ -1,13 +1,21 @@
 import type { Logger } from 'pino';
 
-export type CacheArea = 'clients' | 'apis' | 'rbac' | 'accounts' | 'idps';
+/** The areas of the cache, named as in the `config_versions` table (and the notifications of migration 011). */
+export const cacheAreas = ['clients', 'apis', 'rbac', 'accounts', 'idps'] as const;
+export type CacheArea = (typeof cacheAreas)[number];
+
+export function isCacheArea(name: string): name is CacheArea {
+  return (cacheAreas as readonly string[]).includes(name);
+}
 
 /**
  * A short-lived, per-process cache of configuration read on hot paths (every token request looks up its client,
  * every JWT access token its API and the subject's roles). What is not found is never cached, so a client or role
  * created a moment ago is found at once. A write through this process forgets its area at once; a write from
- * elsewhere (the CLI, another Gatehouse) is noticed within one poll of the version table (triggers bump it), and
- * every entry expires after `maxAgeMs` whatever happens. Callers get their own copy of a cached value.
+ * elsewhere (the CLI, another Gatehouse) is noticed within milliseconds through the notification the version
+ * trigger sends (`config-listener.ts`), or at the latest within one poll of the version table when that
+ * notification is lost (listener reconnecting, embedded PGlite); every entry expires after `maxAgeMs` whatever
+ * happens. Callers get their own copy of a cached value.
  */
 export interface ConfigCache {
   get<T>(area: CacheArea, key: string, load: () => Promise<T | undefined>): Promise<T | undefined>;
@@ -17,6 +25,8 @@ export interface ConfigCache {
    */
   getShared<T>(area: CacheArea, key: string, load: () => Promise<T | undefined>): Promise<T | undefined>;
   invalidate(area: CacheArea): void;
+  /** Forgets every area: changes may have gone unnoticed (a notification lost while reconnecting). */
+  invalidateAll(): void;
   close(): void;
 }
 
@@ -25,6 +35,7 @@ export const noConfigCache: ConfigCache = {
   get: (_area, _key, load) => load(),
   getShared: (_area, _key, load) => load(),
   invalidate: () => undefined,
+  invalidateAll: () => undefined,
   close: () => undefined,
 };
 
@@ -85,6 +96,7 @@ export function createConfigCache(deps: {
       return versions ? cached(name, key, load) : load();
     },
     invalidate: (name) => areas.get(name)?.clear(),
+    invalidateAll: () => areas.forEach((entries) => entries.clear()),
     close: () => clearInterval(timer),
   };
 }

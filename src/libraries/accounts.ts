@@ -6,6 +6,7 @@ import type { PasswordPolicy } from './password-policy.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { noSuchRole } from './rbac.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/sql-state.ts';
+import { findUnstorableText } from '../db/text-safety.ts';
 
 export interface Account {
   id: string;
@@ -15,6 +16,8 @@ export interface Account {
   status: 'active' | 'disabled';
   /** False for accounts created through an upstream sign-in, which have no password. */
   hasPassword: boolean;
+  /** Custom attributes (typed JSON values by name), for policies. */
+  attributes: Record<string, unknown>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -24,6 +27,72 @@ export interface NewAccountInput {
   password: string;
   name?: string | undefined;
   emailVerified?: boolean | undefined;
+  /** The account's `sub` (see checkAccountId); default a new UUID. */
+  id?: string | undefined;
+  /** Custom attributes (see checkAttributes). */
+  attributes?: Record<string, unknown> | undefined;
+}
+
+/**
+ * The claims every account has, which policies read as its built-in attributes (../shared/CONTRACT.md): a custom
+ * attribute may not take one of these names.
+ */
+export const builtinAttributeNames = ['sub', 'email', 'email_verified', 'name', 'permissions'] as const;
+
+const attributeNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const maxAttributes = 100;
+const maxAttributesBytes = 16 * 1024;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** What a client id may be made of (clients.ts): an account id that is not a UUID needs a character outside it. */
+const clientIdCharacters = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * An account id given at creation (`user create --id`, e.g. to keep the `sub` relying parties of another provider
+ * already stored): 1-255 printable ASCII characters without spaces (OpenID Connect's limit for `sub`), and never
+ * something a client id could be. A `client_credentials` token's `sub` is its client id (RFC 9700 section 4.15), so
+ * the two must never meet: a client id is never a UUID (clients.ts), and an account id is either a UUID or has a
+ * character no client id has (`|`, `:`, `@`, `+`, ...), e.g. `auth0|5f7c8ec7a1b2` or `okta:00u1abcd`.
+ */
+export function checkAccountId(id: string): void {
+  if (!/^[\x21-\x7e]{1,255}$/.test(id))
+    throw invalidRequest('an account id must be 1-255 printable ASCII characters without spaces', 'id');
+  if (!uuidPattern.test(id) && clientIdCharacters.test(id))
+    throw invalidRequest(
+      `the account id "${id}" could be a client id: use a UUID, or an id with a character no client id has (such as | or :), e.g. legacy:${id}`,
+      'id',
+    );
+}
+
+/** Custom attributes as they may be written: names, values, and size (also from the admin API). */
+export function checkAttributes(attributes: Record<string, unknown>): void {
+  const names = Object.keys(attributes);
+  for (const name of names) {
+    const field = `attributes.${name}`;
+    if ((builtinAttributeNames as readonly string[]).includes(name))
+      throw invalidRequest(
+        `"${name}" is a built-in attribute of every account (${builtinAttributeNames.join(', ')}): a custom attribute cannot have its name`,
+        field,
+      );
+    if (!attributeNamePattern.test(name))
+      throw invalidRequest(
+        `"${name}" is not a valid attribute name (1-64 of A-Z a-z 0-9 _, not starting with a digit)`,
+        field,
+      );
+    if (attributes[name] === null || attributes[name] === undefined)
+      throw invalidRequest(
+        `the attribute ${name} has no value (to remove it, use --remove-attribute)`,
+        field,
+      );
+    if (findUnstorableText(attributes[name]) !== undefined || findUnstorableText(name) !== undefined)
+      throw invalidRequest(`the attribute ${name} holds a character that is not allowed (U+0000)`, field);
+  }
+  if (names.length > maxAttributes)
+    throw invalidRequest(`an account has at most ${String(maxAttributes)} attributes`, 'attributes');
+  if (Buffer.byteLength(JSON.stringify(attributes)) > maxAttributesBytes)
+    throw invalidRequest(
+      `an account's attributes take at most ${String(maxAttributesBytes)} bytes of JSON`,
+      'attributes',
+    );
 }
 
 const emailSchema = z.email().max(254);
@@ -36,6 +105,7 @@ export function toAccount(row: AccountRow): Account {
     name: row.name,
     status: row.status,
     hasPassword: row.password_hash !== null,
+    attributes: structuredClone(row.attributes),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -87,7 +157,7 @@ function readCursor(cursor: string): { createdAt: string; id: string } {
       typeof at === 'string' &&
       /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/.test(at) &&
       typeof id === 'string' &&
-      id.length <= 64
+      id.length <= 255
     )
       return { createdAt: at, id };
   } catch {
@@ -119,17 +189,32 @@ export function createAccountLibrary({
     policy.check(input.password, { email, hasSecondFactor: false });
     if (input.name !== undefined && input.name.length > 200)
       throw invalidRequest('the name is too long', 'name');
+    if (input.id !== undefined) checkAccountId(input.id);
+    if (input.attributes !== undefined) checkAttributes(input.attributes);
     if (await queries.findByEmail(email)) throw conflict(`an account with email ${email} already exists`);
+    if (input.id !== undefined && (await queries.findById(input.id)))
+      throw conflict(`an account with id ${input.id} already exists`);
     const passwordHash = await passwords.hash(input.password);
     try {
       const { row, roles: held } = await queries.insertWithRoles(
-        { email, name: input.name ?? null, passwordHash, emailVerified: input.emailVerified ?? false },
+        {
+          email,
+          name: input.name ?? null,
+          passwordHash,
+          emailVerified: input.emailVerified ?? false,
+          id: input.id,
+          attributes: input.attributes,
+        },
         roles,
       );
       return { account: toAccount(row), roles: held };
     } catch (error) {
-      // Two concurrent creations of one email: the unique index decides.
-      if (isUniqueViolation(error)) throw conflict(`an account with email ${email} already exists`);
+      // Two concurrent creations of one email (or one id): the unique index decides.
+      if (isUniqueViolation(error)) {
+        if (input.id !== undefined && (await queries.findById(input.id)))
+          throw conflict(`an account with id ${input.id} already exists`);
+        throw conflict(`an account with email ${email} already exists`);
+      }
       // A role deleted since it was checked: nothing was written, and the error names it as the check would.
       if (isForeignKeyViolation(error)) await requireRoles(roles);
       throw error;
@@ -227,6 +312,30 @@ export function createAccountLibrary({
     ): Promise<Account> {
       if (patch.name && patch.name.length > 200) throw invalidRequest('the name is too long', 'name');
       const row = await queries.update(id, patch);
+      if (!row) throw notFound(`no account with id ${id}`);
+      return toAccount(row);
+    },
+
+    /**
+     * Sets the attributes of `set` (replacing those of the same name) and removes those of `remove`, in one
+     * statement. A name in both is refused; removing an attribute the account does not have is not an error.
+     */
+    async updateAttributes(
+      id: string,
+      set: Record<string, unknown>,
+      remove: readonly string[] = [],
+    ): Promise<Account> {
+      checkAttributes(set);
+      const both = remove.find((name) => Object.hasOwn(set, name));
+      if (both !== undefined)
+        throw invalidRequest(`the attribute ${both} is both set and removed`, `attributes.${both}`);
+      const current = await queries.findById(id);
+      if (!current) throw notFound(`no account with id ${id}`);
+      // The result must stay within the limits too (checked against what the account has now).
+      const merged: Record<string, unknown> = { ...current.attributes, ...set };
+      for (const name of remove) delete merged[name];
+      checkAttributes(merged);
+      const row = await queries.updateAttributes(id, set, [...new Set(remove)]);
       if (!row) throw notFound(`no account with id ${id}`);
       return toAccount(row);
     },

@@ -10,6 +10,8 @@ import { createAuditLog } from './audit.ts';
 import { createClientLibrary } from './clients.ts';
 import { noConfigCache, type ConfigCache } from '../db/config-cache.ts';
 import { createCsrfTokens } from './csrf.ts';
+import { createDataKeys } from './data-keys.ts';
+import { createKnownDevices } from './known-devices.ts';
 import { createFederation } from './federation.ts';
 import { createIdentityProviderLibrary } from './identity-providers.ts';
 import { createMfaLibrary } from './mfa.ts';
@@ -24,6 +26,7 @@ import { createSessionManagement } from './session-management.ts';
 import { createSigningKeyLibrary, type SigningAlgorithm } from './signing-keys.ts';
 import { createSignInThrottles } from './throttles.ts';
 import { createUpstreamSignIn } from './upstream-sign-in.ts';
+import { createOutgoingGuard } from './outgoing-guard.ts';
 
 /**
  * Something built after the libraries that call it: the provider needs the libraries, and some of them need the
@@ -63,6 +66,8 @@ export function createLibraries(
     onAudit?: (type: string) => void;
     /** The provider whose client schema validates client metadata: the server's, or one the CLI builds alike. */
     provider?: () => Provider | Promise<Provider>;
+    /** Where requests to other servers that the private-address guard refuses are logged. */
+    log?: Pick<Logger, 'warn'>;
   } = {},
 ) {
   const cache = options.cache ?? noConfigCache;
@@ -73,6 +78,7 @@ export function createLibraries(
       throw new Error('no provider was given to validate client metadata with');
     });
   const secretBox = createSecretBox(secret, config.previousSecrets);
+  const dataKeys = createDataKeys({ queries: queries.dataKeys, secretBox });
   const passwords = createPasswordHasher(config.argon2);
   const policy = createPasswordPolicy(config.passwords, loadCommonPasswords());
   const accounts = createAccountLibrary({
@@ -96,17 +102,29 @@ export function createLibraries(
     pool,
     roles: queries.roles,
     apis: queries.apiResources,
+    groups: queries.groups,
   });
+  // Recovery codes made before migration 012 were hashed under a key derived from the root secret of the day.
+  const legacyRecoveryCodeKeys = [secret, ...config.previousSecrets].map((root) =>
+    deriveKey(root, 'recovery codes v1'),
+  );
   const mfa = createMfaLibrary({
     pool,
     queries: queries.mfa,
     secretBox,
-    recoveryCodeKey: deriveKey(secret, 'recovery codes v1'),
+    recoveryCodeKeys: async () => [await dataKeys.get('recovery codes'), ...legacyRecoveryCodeKeys],
     issuerName: new URL(config.issuer).host,
   });
   const audit = createAuditLog(queries.audit, options.onAudit);
   const sessionLedger = createSessionLedger(queries.sessions);
-  const upstream = createUpstreamSignIn({ timeoutMs: 10_000 });
+  // Same rule as oidc-provider's own requests (src/oidc/outgoing-fetch.ts): in production no special-use addresses
+  // but those of outgoing.allowHosts.
+  const outgoing = createOutgoingGuard({
+    enforce: config.production,
+    allowHosts: config.outgoing.allowHosts,
+    log: options.log,
+  });
+  const upstream = createUpstreamSignIn({ timeoutMs: 10_000, outgoing });
   const identityProviders = createIdentityProviderLibrary({
     queries: queries.federation,
     secretBox,
@@ -168,6 +186,7 @@ export function createServerLibraries(
     cache: deps.cache,
     onAudit: deps.onAudit,
     provider,
+    log,
   });
   const { accounts, rbac, audit, clients } = libraries;
   const federation = createFederation({
@@ -186,6 +205,9 @@ export function createServerLibraries(
   const cookieKeys = (purpose: string) =>
     [secret, ...config.previousSecrets].map((root) => deriveKey(root, purpose).toString('base64url'));
   const csrf = createCsrfTokens(deriveKey(secret, 'csrf tokens v1'));
+  const knownDevices = createKnownDevices(
+    [secret, ...config.previousSecrets].map((root) => deriveKey(root, 'known devices v1')),
+  );
   const requestInfo = createRequestInfoScope();
   const adapterFor = createModelAdapters({
     hotState,
@@ -207,6 +229,7 @@ export function createServerLibraries(
     ...libraries,
     federation,
     throttles,
+    knownDevices,
     pages: createPageRenderer(),
     cookieKeys,
     csrf,

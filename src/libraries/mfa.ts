@@ -38,17 +38,26 @@ export function createMfaLibrary(deps: {
   pool: Pool;
   queries: MfaQueries;
   secretBox: SecretBox;
-  recoveryCodeKey: Buffer;
+  /**
+   * The keys of recovery-code hashes: the first makes new codes, every one is tried when a code is used (codes from
+   * before the data key came are hashed under keys derived from the root secrets).
+   */
+  recoveryCodeKeys: () => Promise<readonly Buffer[]>;
   issuerName: string;
 }) {
   const { queries, secretBox } = deps;
-  const hashRecoveryCode = (code: string) =>
-    createHmac('sha256', deps.recoveryCodeKey).update(normaliseRecoveryCode(code)).digest('base64url');
+  const hashRecoveryCode = (key: Buffer, code: string) =>
+    createHmac('sha256', key).update(normaliseRecoveryCode(code)).digest('base64url');
 
   async function issueRecoveryCodes(accountId: string): Promise<string[]> {
     const codes = Array.from({ length: recoveryCodeCount }, newRecoveryCode);
+    const [key] = await deps.recoveryCodeKeys();
     await withTransaction(deps.pool, (tx) =>
-      queries.replaceRecoveryCodes(accountId, codes.map(hashRecoveryCode), tx),
+      queries.replaceRecoveryCodes(
+        accountId,
+        codes.map((code) => hashRecoveryCode(key!, code)),
+        tx,
+      ),
     );
     return codes;
   }
@@ -125,9 +134,8 @@ export function createMfaLibrary(deps: {
         return check.valid && (await queries.useStep(accountId, check.timeStep!)) ? 'otp' : undefined;
       }
       if (/^[a-z0-9]{10}$/.test(normaliseRecoveryCode(trimmed))) {
-        return (await queries.useRecoveryCode(accountId, hashRecoveryCode(trimmed)))
-          ? 'recovery_code'
-          : undefined;
+        const hashes = (await deps.recoveryCodeKeys()).map((key) => hashRecoveryCode(key, trimmed));
+        return (await queries.useRecoveryCode(accountId, hashes)) ? 'recovery_code' : undefined;
       }
       return undefined;
     },

@@ -1,7 +1,9 @@
 import { withTransaction, type Pool } from '../db/pg-pool.ts';
 import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { ApiResourceQueries, ApiResourceRow } from '../queries/api-resource-queries.ts';
-import type { RoleQueries, RoleRow } from '../queries/role-queries.ts';
+import type { GroupQueries } from '../queries/group-queries.ts';
+import type { HolderGrants, RoleQueries, RoleRow } from '../queries/role-queries.ts';
+import { createGroupLibrary } from './groups.ts';
 
 export interface Role {
   name: string;
@@ -33,7 +35,25 @@ export interface Explanation {
   granted: boolean;
   /** Roles that give the permission (empty when not granted). */
   via: string[];
+  /** Groups that give the permission themselves (not through a role; empty when none). */
+  viaGroups: string[];
+  /** Whether the account holds the permission directly (`user grant`). */
+  direct: boolean;
   reason: string;
+}
+
+/** How an account holds a permission, in words: "role editor (through group writers), group staff, a direct grant". */
+function describeSources(grants: HolderGrants, grant: HolderGrants['permissions'][number]): string {
+  const roleWords = grant.roles.map((role) => {
+    const source = grants.roleSources.find((entry) => entry.role === role);
+    const through = source && !source.direct && source.groups.length > 0;
+    return `role ${role}${through ? ` (through group${source.groups.length > 1 ? 's' : ''} ${source.groups.join(', ')})` : ''}`;
+  });
+  return [
+    ...roleWords,
+    ...grant.groups.map((group) => `group ${group}`),
+    ...(grant.direct ? ['a direct grant'] : []),
+  ].join(', ');
 }
 
 /** The 404 for a role name that is not a role (the admin API and the CLI answer with it). */
@@ -105,7 +125,12 @@ const toApi = (row: ApiResourceRow): ApiResource => ({
 });
 
 /** Role-based access control: roles, their permissions, who holds them, and the APIs that check them. */
-export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: ApiResourceQueries }) {
+export function createRbacLibrary(deps: {
+  pool: Pool;
+  roles: RoleQueries;
+  apis: ApiResourceQueries;
+  groups: GroupQueries;
+}) {
   const { pool, roles, apis } = deps;
 
   /**
@@ -132,6 +157,21 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
     if (!role) throw noSuchRole(name);
     return role;
   }
+
+  /** Throws naming the first role that does not exist, before anything is written. */
+  async function assertExist(names: readonly string[]): Promise<void> {
+    const found = new Set(await roles.existing(names));
+    const missing = names.find((name) => !found.has(name));
+    if (missing !== undefined) throw noSuchRole(missing);
+  }
+
+  /** Groups (nested; members inherit their roles and permissions): `rbac.groups`. */
+  const groups = createGroupLibrary({
+    pool,
+    groups: deps.groups,
+    requireRoles: assertExist,
+    checkPermissions,
+  });
 
   return {
     async createRole(
@@ -177,12 +217,9 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       await roles.delete(name);
     },
 
-    /** Throws naming the first role that does not exist, before anything is written. */
-    async assertExist(names: readonly string[]): Promise<void> {
-      const found = new Set(await roles.existing(names));
-      const missing = names.find((name) => !found.has(name));
-      if (missing !== undefined) throw noSuchRole(missing);
-    },
+    assertExist,
+
+    groups,
 
     async assignToAccount(accountId: string, roleName: string): Promise<boolean> {
       await requireRole(roleName);
@@ -215,7 +252,25 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       await roles.assignToClient(clientId, roleName);
     },
 
-    rolesOfAccount: async (accountId: string) => [...(await roles.rolesOfAccount(accountId))],
+    /** Every role an account holds: its own and those of its groups (and their ancestors), sorted. */
+    rolesOfAccount: async (accountId: string) => [...(await roles.grantsOfAccount(accountId)).roles],
+
+    /** The roles assigned to the account itself (`user assign-role`), without those of its groups. */
+    directRolesOfAccount: async (accountId: string) => [...(await roles.rolesOfAccount(accountId))],
+
+    /** Gives an account a permission directly. False when it already held it so. */
+    async grantToAccount(accountId: string, permission: string): Promise<boolean> {
+      checkPermissions([permission]);
+      return roles.grantToAccount(accountId, permission);
+    },
+
+    async revokeFromAccount(accountId: string, permission: string): Promise<void> {
+      if (!(await roles.revokeFromAccount(accountId, permission)))
+        throw notFound(`the account does not hold ${permission} directly`);
+    },
+
+    /** The permissions an account holds directly (not through roles or groups). */
+    directPermissionsOfAccount: (accountId: string) => roles.directPermissionsOfAccount(accountId),
 
     effectiveAccess,
 
@@ -242,7 +297,8 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
     },
 
     /**
-     * Whether an account holds a permission, through which roles, or why not; with an API, also whether that API's
+     * Whether an account holds a permission, through which roles (held directly or through groups), groups or
+     * direct grant, or why not; with an API, also whether that API's
      * tokens can carry it, and with a client, whether that client's tokens will (it must be allowed the API and ask
      * for the permission in `scope`; a third-party client also needs the user's consent).
      */
@@ -253,35 +309,43 @@ export function createRbacLibrary(deps: { pool: Pool; roles: RoleQueries; apis: 
       client?: { id: string; apis: readonly string[]; firstParty: boolean },
     ): Promise<Explanation> {
       const grants = await roles.grantsOfAccount(accountId);
-      const via = grants.permissions.find((grant) => grant.permission === permission)?.roles ?? [];
-      if (via.length === 0) {
+      const grant = grants.permissions.find((entry) => entry.permission === permission);
+      if (!grant) {
+        const holds = [
+          ...(grants.roles.length > 0 ? [`roles ${grants.roles.join(', ')}`] : []),
+          ...(grants.groups.length > 0 ? [`groups ${grants.groups.join(', ')}`] : []),
+        ];
         const reason =
-          grants.roles.length === 0
-            ? 'the account holds no roles'
-            : `none of the account's roles (${grants.roles.join(', ')}) holds ${permission}`;
-        return { granted: false, via: [], reason };
+          holds.length === 0
+            ? 'the account holds no roles, is in no group and holds no permission directly'
+            : `none of the account's ${holds.join(' and ')} holds ${permission}, nor does the account directly`;
+        return { granted: false, via: [], viaGroups: [], direct: false, reason };
       }
+      const via = [...grant.roles];
+      const viaGroups = [...grant.groups];
+      const sources = describeSources(grants, grant);
+      const found = { via, viaGroups, direct: grant.direct };
       if (api && !api.permissions.includes(permission)) {
         return {
           granted: false,
-          via,
-          reason: `roles ${via.join(', ')} hold ${permission}, but the API ${api.identifier} does not declare it, so its tokens never carry it`,
+          ...found,
+          reason: `held through ${sources}, but the API ${api.identifier} does not declare ${permission}, so its tokens never carry it`,
         };
       }
       if (api && client && !client.apis.includes(api.identifier)) {
         return {
           granted: false,
-          via,
-          reason: `roles ${via.join(', ')} hold ${permission}, but the client ${client.id} is not allowed the API ${api.identifier} (gatehouse client update --id ${client.id} --api ${api.identifier}), so it gets no token for it`,
+          ...found,
+          reason: `held through ${sources}, but the client ${client.id} is not allowed the API ${api.identifier} (gatehouse client update --id ${client.id} --api ${api.identifier}), so it gets no token for it`,
         };
       }
-      const held = `granted through role${via.length > 1 ? 's' : ''} ${via.join(', ')}`;
-      if (!api) return { granted: true, via, reason: held };
+      const held = `granted through ${sources}`;
+      if (!api) return { granted: true, ...found, reason: held };
       const asker = client ? `the client ${client.id}` : 'the client';
       const consent = client?.firstParty ? '' : ' and the user consents to it';
       return {
         granted: true,
-        via,
+        ...found,
         reason: `${held}; a token for ${api.identifier} carries it only when ${asker} asks for the scope ${permission}${consent}`,
       };
     },

@@ -115,12 +115,13 @@ export function createSessionManagement(deps: {
     /**
      * Ends every session of the account and revokes every grant, offline ones included. `except` keeps one session
      * of the account and the grants it holds: the browser that just changed the password stays signed in, and its
-     * apps keep working, while every other session and grant ends.
+     * apps keep working, while every other session and grant ends. `reason` is recorded in the audit event's details
+     * (why the sessions were ended, such as a second factor just turned on).
      */
     async signOutEverywhere(
       accountId: string,
       actor: string,
-      options: { except?: string | undefined } = {},
+      options: { except?: string | undefined; reason?: string } = {},
     ): Promise<SignOutResult> {
       const kept = options.except ? await findStored(options.except) : undefined;
       const keptSession = kept?.accountId === accountId ? options.except : undefined;
@@ -137,7 +138,12 @@ export function createSessionManagement(deps: {
       await audit.record('session.revoked', {
         accountId,
         actor,
-        details: { everywhere: true, ...result, ...(keptSession ? { keptCurrent: true } : {}) },
+        details: {
+          everywhere: true,
+          ...result,
+          ...(keptSession ? { keptCurrent: true } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+        },
       });
       return result;
     },

@@ -62,7 +62,10 @@ export function createSigningKeyLibrary(deps: {
   secretBox: SecretBox;
   algorithms: readonly SigningAlgorithm[];
   publishBeforeUseSeconds: number;
-  /** The longest lifetime of anything signed (ID tokens, JWT access tokens). */
+  /**
+   * The longest configured lifetime of anything signed (ID tokens, JWT access tokens); an API's own access-token
+   * lifetime (`api create --ttl`) counts too, read when a rotation happens.
+   */
   longestSignedLifetimeSeconds: number;
 }) {
   const { pool, queries, secretBox, algorithms } = deps;
@@ -110,7 +113,9 @@ export function createSigningKeyLibrary(deps: {
       return withTransaction(pool, async (tx) => {
         await queries.lock(tx);
         const activatesAt = new Date(Date.now() + activateInSeconds * 1000);
-        const retireAt = new Date(activatesAt.getTime() + deps.longestSignedLifetimeSeconds * 1000);
+        // A retiring key signs until the next one activates; its last tokens live as long as the longest lifetime.
+        const longest = Math.max(deps.longestSignedLifetimeSeconds, await queries.longestApiJwtLifetime(tx));
+        const retireAt = new Date(activatesAt.getTime() + longest * 1000);
         const published = await queries.listPublished(tx);
         await queries.expire(
           published.filter((row) => algorithms.includes(row.alg as SigningAlgorithm)).map((row) => row.kid),

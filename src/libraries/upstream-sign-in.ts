@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import type { ProviderCredentials } from './identity-providers.ts';
 import { UpstreamError } from '../errors/upstream-error.ts';
+import { outgoingRefusal, type OutgoingGuard } from './outgoing-guard.ts';
 
 /** What an upstream says about the person, mapped to Gatehouse's terms. */
 export interface UpstreamProfile {
@@ -29,8 +30,9 @@ const unreachableCodes = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
-/** Whether an error (or one of its causes) means the upstream did not answer at all. */
+/** Whether an error (or one of its causes) means the upstream did not answer at all, or was not asked. */
 function isUnreachable(error: unknown): boolean {
+  if (outgoingRefusal(error)) return true;
   for (
     let current = error as { name?: string; message?: string; code?: string; cause?: unknown } | undefined,
       depth = 0;
@@ -52,13 +54,22 @@ const githubApi = (base: string) =>
  * providers (and Google) through discovery with `state`, `nonce` and PKCE; GitHub through its OAuth 2.0 endpoints
  * and REST API (`/user`, `/user/emails` for the verified primary address). Every call has a timeout, so an
  * upstream that does not answer ends on a clear page instead of a hung request.
+ *
+ * Every call (discovery, token, userinfo, JWKS, GitHub's API) goes out through `outgoing`, the private-address
+ * guard: in production an upstream whose URLs are or resolve to loopback, private or other special-use addresses
+ * is not called (unless `outgoing.allowHosts` lists its host), so whoever can register an upstream, or change what
+ * its discovery document says, cannot make Gatehouse reach internal services (SSRF). Such a refusal ends like an
+ * upstream that does not answer: `UpstreamError` 'unreachable', with the refusal as its cause.
  */
-export function createUpstreamSignIn(deps: { timeoutMs: number }) {
+export function createUpstreamSignIn(deps: { timeoutMs: number; outgoing: OutgoingGuard }) {
   const configurations = new Map<string, { at: number; configuration: Promise<oidc.Configuration> }>();
   const cacheMs = 60_000;
 
   const timedFetch: oidc.CustomFetch = (url, options) =>
-    fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(deps.timeoutMs) });
+    deps.outgoing.fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(deps.timeoutMs) });
+
+  /** The error an upstream call failed with, or the guard's refusal behind it (which says why). */
+  const reason = (error: unknown) => outgoingRefusal(error) ?? error;
 
   function options(issuer: string) {
     return {
@@ -107,7 +118,7 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
   async function githubProfile(provider: ProviderCredentials, accessToken: string): Promise<UpstreamProfile> {
     const api = githubApi(provider.issuer);
     const get = async (path: string) => {
-      const response = await fetch(`${api}${path}`, {
+      const response = await deps.outgoing.fetch(`${api}${path}`, {
         headers: {
           authorization: `Bearer ${accessToken}`,
           accept: 'application/vnd.github+json',
@@ -140,7 +151,11 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
   return {
     /** Checks that an issuer answers OpenID discovery (when an operator registers it). */
     async discover(issuer: string): Promise<void> {
-      await oidc.discovery(new URL(issuer), 'discovery-check', undefined, oidc.None(), options(issuer));
+      try {
+        await oidc.discovery(new URL(issuer), 'discovery-check', undefined, oidc.None(), options(issuer));
+      } catch (error) {
+        throw reason(error);
+      }
     },
 
     newRequest(): UpstreamRequest {
@@ -151,16 +166,24 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
       };
     },
 
+    /**
+     * Where to send the browser. `freshSignIn` (the app asked Gatehouse for a new sign-in: `prompt=login`,
+     * `max_age`) asks an OpenID upstream for one too (`prompt=login`), so a session there cannot stand in for it;
+     * GitHub has no such parameter.
+     */
     async authorizationUrl(
       provider: ProviderCredentials,
       request: UpstreamRequest,
       redirectUri: string,
+      options: { freshSignIn?: boolean } = {},
     ): Promise<URL> {
       let configuration: oidc.Configuration;
       try {
         configuration = await configurationOf(provider);
       } catch (error) {
-        throw new UpstreamError('unreachable', `${provider.name} could not be reached`, { cause: error });
+        throw new UpstreamError('unreachable', `${provider.name} could not be reached`, {
+          cause: reason(error),
+        });
       }
       return oidc.buildAuthorizationUrl(configuration, {
         redirect_uri: redirectUri,
@@ -169,6 +192,7 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
         code_challenge: await oidc.calculatePKCECodeChallenge(request.codeVerifier),
         code_challenge_method: 'S256',
         ...(provider.type === 'github' ? {} : { nonce: request.nonce }),
+        ...(provider.type !== 'github' && options.freshSignIn ? { prompt: 'login' } : {}),
       });
     },
 
@@ -187,8 +211,10 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
       let configuration: oidc.Configuration;
       try {
         configuration = await configurationOf(provider);
-      } catch (cause) {
-        throw new UpstreamError('unreachable', `${provider.name} could not be reached`, { cause });
+      } catch (error) {
+        throw new UpstreamError('unreachable', `${provider.name} could not be reached`, {
+          cause: reason(error),
+        });
       }
       let tokens;
       try {
@@ -203,7 +229,7 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
         throw new UpstreamError(
           isUnreachable(cause) ? 'unreachable' : 'rejected',
           `${provider.name} did not complete the sign-in`,
-          { cause },
+          { cause: reason(cause) },
         );
       }
       if (provider.type === 'github') {
@@ -214,7 +240,7 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
           throw new UpstreamError(
             isUnreachable(cause) ? 'unreachable' : 'rejected',
             `${provider.name} did not say who the user is`,
-            { cause },
+            { cause: reason(cause) },
           );
         }
       }
@@ -222,7 +248,18 @@ export function createUpstreamSignIn(deps: { timeoutMs: number }) {
       if (claims.email === undefined && configuration.serverMetadata().userinfo_endpoint) {
         Object.assign(
           claims,
-          await oidc.fetchUserInfo(configuration, tokens.access_token, String(claims.sub)).catch(() => ({})),
+          await oidc
+            .fetchUserInfo(configuration, tokens.access_token, String(claims.sub))
+            .catch((cause: unknown) => {
+              // Userinfo is best effort, but a userinfo endpoint the guard refused is an upstream misconfigured
+              // (or worse), not one that had nothing to add.
+              const refused = outgoingRefusal(cause);
+              if (refused)
+                throw new UpstreamError('unreachable', `${provider.name} did not say who the user is`, {
+                  cause: refused,
+                });
+              return {};
+            }),
         );
       }
       return {

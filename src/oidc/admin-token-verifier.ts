@@ -23,6 +23,12 @@ export function createInProcessVerifier(deps: {
       return undefined;
     const api = await deps.rbac.findApi(deps.audience);
     const access = await deps.rbac.tokenAccess(inspected, api);
-    return { subject: inspected.accountId ?? inspected.clientId, clientId: inspected.clientId, ...access };
+    return {
+      subject: inspected.accountId ?? inspected.clientId,
+      clientId: inspected.clientId,
+      ...access,
+      // A DPoP-bound token counts only with a proof of its key (requirePermission checks it).
+      ...(inspected.confirmation ? { confirmation: inspected.confirmation } : {}),
+    };
   };
 }

@@ -1,6 +1,6 @@
 import type { Provider } from 'oidc-provider';
 import { TooManyAttempts } from '../errors/too-many-attempts.ts';
-import type { AttemptThrottle } from '../libraries/attempt-throttle.ts';
+import type { Attempt, AttemptThrottle } from '../libraries/attempt-throttle.ts';
 import { guardStorage } from '../storage/guarded-adapter.ts';
 import { throttleKeys } from '../vocabulary/throttle-keys.ts';
 
@@ -72,16 +72,41 @@ function failedClientAuthentication(ctx: ProviderContext): boolean {
 }
 
 /**
- * Guessing protection for client secrets at the endpoints where clients authenticate: failed authentications
- * (`invalid_client`) count per client and address and per address; past the limit the endpoint answers 429 with
- * `Retry-After` before checking anything. Keys pair the client with the address, so an attacker cannot lock a
+ * Guessing protection for client secrets at the endpoints where clients authenticate: each request takes an
+ * attempt per address, and per client and address, before oidc-provider checks the secret (so parallel guesses
+ * cannot all pass the check); failed authentications (`invalid_client`) count, others give the attempt back. Past
+ * the limit the endpoint answers 429 with `Retry-After` before checking anything. Keys pair the client with the address, so an attacker cannot lock a
  * client out for everyone. (A client_secret_post client id is only known once oidc-provider has read the body:
- * its failures count, and its address limit applies up front.)
+ * its failures count without a reservation, and its address limit applies up front.)
  */
+interface Attempts {
+  byIp: Attempt;
+  byClient?: Attempt;
+}
+
 export function installClientAuthThrottle(
   provider: Provider,
   throttles: { perClient: AttemptThrottle; perIp: AttemptThrottle },
 ): void {
+  /** Takes the attempt on the address's key and, when the client is named in the header, on the client's. */
+  const reserve = async (ip: string, clientId: string | undefined): Promise<Attempts> => {
+    const byIp = await throttles.perIp.reserve([throttleKeys.ip(ip)]);
+    if (!clientId) return { byIp };
+    try {
+      return { byIp, byClient: await throttles.perClient.reserve([`${clientId}|${ip}`]) };
+    } catch (error) {
+      await byIp.succeeded();
+      throw error;
+    }
+  };
+  /** Gives the attempts back (a client that authenticated also has its past failures forgotten), in the background. */
+  const giveBack = (attempts: Attempts, authenticated: boolean) =>
+    void guardStorage(() =>
+      Promise.all([
+        attempts.byIp.succeeded(),
+        attempts.byClient?.succeeded({ forget: authenticated && !attempts.byClient.clean }),
+      ]),
+    ).catch(() => undefined);
   const recordFailure = (ip: string, clientId: string | undefined) =>
     guardStorage(async () => {
       await throttles.perIp.fail([throttleKeys.ip(ip)]);
@@ -96,16 +121,10 @@ export function installClientAuthThrottle(
       }
       return;
     }
-    const ipKey = throttleKeys.ip(ctx.ip);
     const headerClient = basicClientId(ctx.get('authorization'));
-    let clientRecordClean = false;
+    let attempts: Attempts;
     try {
-      [, clientRecordClean] = await guardStorage(() =>
-        Promise.all([
-          throttles.perIp.check([ipKey]),
-          headerClient ? throttles.perClient.check([`${headerClient}|${ctx.ip}`]) : false,
-        ]),
-      );
+      attempts = await guardStorage(() => reserve(ctx.ip, headerClient));
     } catch (error) {
       if (!(error instanceof TooManyAttempts)) throw error;
       ctx.status = 429;
@@ -114,13 +133,22 @@ export function installClientAuthThrottle(
       ctx.body = { error: 'invalid_client', error_description: error.message };
       return;
     }
-    await next();
-    const clientId = headerClient ?? paramClientId(ctx);
+    try {
+      await next();
+    } catch (error) {
+      giveBack(attempts, false);
+      throw error;
+    }
     if (failedClientAuthentication(ctx)) {
-      await recordFailure(ctx.ip, clientId);
-    } else if (clientId && ctx.oidc?.client && !clientRecordClean) {
-      // Clearing past failures need not hold up the answer.
-      void guardStorage(() => throttles.perClient.succeed([`${clientId}|${ctx.ip}`])).catch(() => undefined);
+      await guardStorage(async () => {
+        await attempts.byIp.failed();
+        await attempts.byClient?.failed();
+        // A client_secret_post client is only known now: its failure counts without a reservation.
+        const bodyClient = headerClient ? undefined : paramClientId(ctx);
+        if (bodyClient) await throttles.perClient.fail([`${bodyClient}|${ctx.ip}`]);
+      }).catch(() => undefined);
+    } else {
+      giveBack(attempts, !!ctx.oidc?.client);
     }
   });
 }

@@ -14,7 +14,8 @@ type IntrospectionBody = Record<string, unknown> & {
  * Two additions to oidc-provider's introspection endpoint (RFC 7662), both after its own client authentication:
  *
  * 1. Gatehouse answers for its own JWT access tokens, which oidc-provider refuses (`unsupported_token_type`):
- *    signature, expiry and a live grant are checked, so a JWT of a revoked grant is inactive.
+ *    signature, expiry and a live grant are checked, so a JWT of a revoked grant is inactive. A DPoP-bound JWT
+ *    is answered with its `cnf.jkt` and `token_type: DPoP`, as oidc-provider answers for bound opaque tokens.
  * 2. Every active answer carries the subject's `roles` and `permissions` as they are now (for a registered API,
  *    only the permissions it declares, narrowed by the token's scope: `rbac.tokenAccess`), whatever the token said
  *    when it was issued.
@@ -51,7 +52,9 @@ export function installIntrospectionExtensions(
         iss: provider.issuer,
         aud: token.audience.length === 1 ? token.audience[0] : token.audience,
         jti: token.jti,
-        token_type: 'Bearer',
+        // As oidc-provider answers for its opaque tokens (RFC 9449 section 6.2): the key a bound token needs.
+        ...(token.confirmation ? { cnf: { jkt: token.confirmation.jkt } } : {}),
+        token_type: token.confirmation ? 'DPoP' : 'Bearer',
       };
     }
 

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
+import { createOutgoingGuard, outgoingRefusal } from '../libraries/outgoing-guard.ts';
 
 export interface OutgoingFetchOptions {
   /** Outside production: loopback and private addresses are reachable (local setups and tests). */
   allowSpecialUseAddresses: boolean;
-  /** Hosts (`host:port`) reachable even though they resolve to private addresses, in production too. */
+  /** Hosts (`host:port`) reachable even though they are or resolve to private addresses, in production too. */
   allowHosts: readonly string[];
   /** Waits between back-channel logout delivery attempts; their count bounds the retries. */
   backchannelRetryDelaysMs: readonly number[];
@@ -20,21 +21,26 @@ function isBackchannelLogout(init: FetchInit): boolean {
  * oidc-provider's outgoing requests (back-channel logout, jwks_uri, sector_identifier_uri), through its `fetch`
  * hook.
  *
- * - oidc-provider attaches a dispatcher that refuses loopback and private addresses (SSRF guard). Outside
- *   production local setups need those, so there the guard is dropped; in production it stays, and only the hosts
- *   of an allow-list bypass it.
+ * - Every request goes through Gatehouse's private-address guard (`createOutgoingGuard`, the same one upstream
+ *   sign-ins use) in place of the dispatcher oidc-provider attaches: in production it refuses loopback, private and
+ *   other special-use addresses (SSRF guard) except for the hosts of `outgoing.allowHosts`; outside production,
+ *   where local setups need those addresses, it guards nothing.
  * - Back-channel logout is delivered in the background with bounded retries: oidc-provider is told it went out at
  *   once, so a slow or dead receiver never holds up the person signing out. Each outcome is logged (never the
  *   logout token itself).
  */
 export function createOutgoingFetch(options: OutgoingFetchOptions) {
-  const allowHosts = new Set(options.allowHosts.map((host) => host.toLowerCase()));
+  const guard = createOutgoingGuard({
+    enforce: !options.allowSpecialUseAddresses,
+    allowHosts: options.allowHosts,
+    log: options.log,
+  });
 
   async function deliver(target: URL, init: FetchInit): Promise<void> {
     const attempts = options.backchannelRetryDelaysMs.length + 1;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       try {
-        const response = await fetch(target, { ...init, signal: AbortSignal.timeout(5000) });
+        const response = await guard.fetch(target, { ...init, signal: AbortSignal.timeout(5000) });
         await response.body?.cancel();
         if (response.status === 200 || response.status === 204) {
           options.log.info(
@@ -48,6 +54,11 @@ export function createOutgoingFetch(options: OutgoingFetchOptions) {
           'back-channel logout refused',
         );
       } catch (error) {
+        if (outgoingRefusal(error)) {
+          // The guard has logged why; another attempt would be refused alike.
+          options.log.error({ receiver: target.origin + target.pathname }, 'back-channel logout not sent');
+          return;
+        }
         options.log.warn(
           { receiver: target.origin + target.pathname, attempt, err: { message: (error as Error).message } },
           'back-channel logout failed',
@@ -64,11 +75,12 @@ export function createOutgoingFetch(options: OutgoingFetchOptions) {
 
   return async (input: string | URL | Request, init: FetchInit = {}): Promise<Response> => {
     const target = new URL(input instanceof Request ? input.url : input);
-    if (options.allowSpecialUseAddresses || allowHosts.has(target.host.toLowerCase())) delete init.dispatcher;
+    // oidc-provider's dispatcher gives way to the guard's (set by guard.fetch, or none outside production).
+    delete init.dispatcher;
     if (isBackchannelLogout(init)) {
       void deliver(target, init);
       return new Response(null, { status: 204 });
     }
-    return fetch(target, init);
+    return guard.fetch(target, init);
   };
 }

@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import type { Provider } from 'oidc-provider';
+import { confirmationOf } from '../middleware/access-token-verifiers.ts';
 import { grantIdClaim } from './resource-servers.ts';
 import { grantOfToken } from './provider-internals.ts';
 
@@ -15,6 +16,8 @@ export interface InspectedToken {
   exp: number | undefined;
   iat: number | undefined;
   jti: string | undefined;
+  /** The DPoP key the token is bound to (RFC 9449 `cnf.jkt`); absent for a Bearer token. */
+  confirmation?: { jkt: string };
   claims: Record<string, unknown>;
 }
 
@@ -34,7 +37,8 @@ const asArray = (value: unknown): string[] =>
 /**
  * Checks an access token the way Gatehouse's own APIs need: an opaque token must be stored, unexpired, and its grant
  * alive; a JWT access token must carry Gatehouse's signature, be unexpired, and (for user tokens) its grant must
- * still exist, so signing out or revoking the grant ends it before its expiry.
+ * still exist, so signing out or revoking the grant ends it before its expiry. A DPoP-bound token comes back with
+ * its `confirmation` (the key thumbprint); one bound some other way (mTLS) is not honoured.
  */
 export function createTokenInspector(deps: {
   provider: () => Provider;
@@ -65,6 +69,9 @@ export function createTokenInspector(deps: {
     const clientId = String(payload.client_id);
     const grantId = typeof payload[grantIdClaim] === 'string' ? (payload[grantIdClaim] as string) : undefined;
     const accountId = grantId ? String(payload.sub) : undefined;
+    // A binding Gatehouse cannot check (anything but a DPoP key) makes the token unusable, never a Bearer token.
+    const confirmation = confirmationOf(payload.cnf);
+    if (confirmation === 'unverifiable') return undefined;
     if (grantId && !(await grantAlive(deps.provider(), grantId, accountId, clientId))) return undefined;
     return {
       kind: grantId ? 'AccessToken' : 'ClientCredentials',
@@ -76,6 +83,7 @@ export function createTokenInspector(deps: {
       exp: payload.exp as number,
       iat: payload.iat as number | undefined,
       jti: payload.jti as string | undefined,
+      ...(confirmation ? { confirmation } : {}),
       claims: payload,
     };
   }
@@ -84,6 +92,7 @@ export function createTokenInspector(deps: {
     const provider = deps.provider();
     const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
     if (!found?.isValid) return undefined;
+    if (found['x5t#S256']) return undefined;
     const { grantId, accountId } = grantOfToken(found);
     if (grantId && !(await grantAlive(provider, grantId, accountId, found.clientId!))) return undefined;
     return {
@@ -96,6 +105,7 @@ export function createTokenInspector(deps: {
       exp: found.exp,
       iat: found.iat,
       jti: found.jti,
+      ...(found.jkt ? { confirmation: { jkt: found.jkt } } : {}),
       claims: {},
     };
   }

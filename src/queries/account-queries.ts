@@ -8,6 +8,8 @@ export interface AccountRow {
   name: string | null;
   status: 'active' | 'disabled';
   password_hash: string | null;
+  /** Custom attributes (typed JSON values by name), for policies. */
+  attributes: Record<string, unknown>;
   created_at: Date;
   updated_at: Date;
 }
@@ -17,17 +19,28 @@ export interface NewAccount {
   name: string | null;
   passwordHash: string | null;
   emailVerified: boolean;
+  /** The account's `sub`; default a new UUID. */
+  id?: string | undefined;
+  attributes?: Record<string, unknown> | undefined;
 }
 
-const columns = 'id, email, email_verified, name, status, password_hash, created_at, updated_at';
+const columns = 'id, email, email_verified, name, status, password_hash, attributes, created_at, updated_at';
 
 export function createAccountQueries(db: Queryable) {
   return {
     async insert(account: NewAccount, tx: Queryable = db): Promise<AccountRow> {
       const { rows } = await tx.query<AccountRow>(
-        `INSERT INTO accounts (email, name, password_hash, email_verified) VALUES ($1, $2, $3, $4)
+        `INSERT INTO accounts (id, email, name, password_hash, email_verified, attributes)
+         VALUES (COALESCE($5, gen_random_uuid()::text), $1, $2, $3, $4, COALESCE($6::jsonb, '{}'::jsonb))
          RETURNING ${columns}`,
-        [account.email, account.name, account.passwordHash, account.emailVerified],
+        [
+          account.email,
+          account.name,
+          account.passwordHash,
+          account.emailVerified,
+          account.id ?? null,
+          account.attributes ? JSON.stringify(account.attributes) : null,
+        ],
       );
       return rows[0]!;
     },
@@ -43,7 +56,8 @@ export function createAccountQueries(db: Queryable) {
     ): Promise<{ row: AccountRow; roles: string[] }> {
       const { rows } = await db.query<AccountRow & { roles: string[] }>(
         `WITH account AS (
-           INSERT INTO accounts (email, name, password_hash, email_verified) VALUES ($1, $2, $3, $4)
+           INSERT INTO accounts (id, email, name, password_hash, email_verified, attributes)
+           VALUES (COALESCE($6, gen_random_uuid()::text), $1, $2, $3, $4, COALESCE($7::jsonb, '{}'::jsonb))
            RETURNING ${columns}
          ), granted AS (
            INSERT INTO account_roles (account_id, role_name)
@@ -51,7 +65,15 @@ export function createAccountQueries(db: Queryable) {
            RETURNING role_name
          )
          SELECT account.*, ARRAY(SELECT role_name FROM granted ORDER BY role_name) AS roles FROM account`,
-        [account.email, account.name, account.passwordHash, account.emailVerified, [...new Set(roleNames)]],
+        [
+          account.email,
+          account.name,
+          account.passwordHash,
+          account.emailVerified,
+          [...new Set(roleNames)],
+          account.id ?? null,
+          account.attributes ? JSON.stringify(account.attributes) : null,
+        ],
       );
       const { roles, ...row } = rows[0]!;
       return { row, roles };
@@ -111,6 +133,23 @@ export function createAccountQueries(db: Queryable) {
            updated_at = now()
          WHERE id = $1 RETURNING ${columns}`,
         [id, patch.name !== undefined, patch.name ?? null, patch.status ?? null, patch.emailVerified ?? null],
+      );
+      return rows[0];
+    },
+
+    /**
+     * Sets the attributes of `set` (replacing a value of the same name) and removes those of `remove`, in one
+     * statement. Undefined when there is no such account.
+     */
+    async updateAttributes(
+      id: string,
+      set: Record<string, unknown>,
+      remove: readonly string[],
+    ): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(
+        `UPDATE accounts SET attributes = (attributes - $3::text[]) || $2::jsonb, updated_at = now()
+         WHERE id = $1 RETURNING ${columns}`,
+        [id, JSON.stringify(set), remove],
       );
       return rows[0];
     },

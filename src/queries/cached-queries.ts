@@ -3,6 +3,7 @@ import type { AccountQueries } from './account-queries.ts';
 import type { ApiResourceQueries } from './api-resource-queries.ts';
 import type { ClientQueries } from './client-queries.ts';
 import type { FederationQueries } from './federation-queries.ts';
+import type { GroupQueries } from './group-queries.ts';
 import type { MfaQueries } from './mfa-queries.ts';
 import type { RoleQueries } from './role-queries.ts';
 
@@ -46,6 +47,29 @@ export function cacheRoleQueries(queries: RoleQueries, cache: ConfigCache): Role
     syncRolesFromIdp: write(queries.syncRolesFromIdp),
     removeFromAccount: write(queries.removeFromAccount),
     assignToClient: write(queries.assignToClient),
+    grantToAccount: write(queries.grantToAccount),
+    revokeFromAccount: write(queries.revokeFromAccount),
+  };
+}
+
+/**
+ * Groups are not cached themselves, but their roles, permissions, parents and members are part of every account's
+ * grants, which the rbac area caches: each write forgets it (and the triggers of migration 013 bump its version).
+ */
+export function cacheGroupQueries(queries: GroupQueries, cache: ConfigCache): GroupQueries {
+  const write = invalidating(cache, 'rbac');
+  return {
+    ...queries,
+    insert: write(queries.insert),
+    delete: write(queries.delete),
+    addRoles: write(queries.addRoles),
+    removeRoles: write(queries.removeRoles),
+    addPermissions: write(queries.addPermissions),
+    removePermissions: write(queries.removePermissions),
+    addParents: write(queries.addParents),
+    removeParents: write(queries.removeParents),
+    addMember: write(queries.addMember),
+    removeMember: write(queries.removeMember),
   };
 }
 
@@ -70,6 +94,7 @@ export function cacheAccountQueries(queries: AccountQueries, cache: ConfigCache)
     insertWithRoles: invalidating(cache, 'accounts', 'rbac')(queries.insertWithRoles),
     update: write(queries.update),
     updatePasswordHash: write(queries.updatePasswordHash),
+    updateAttributes: write(queries.updateAttributes),
   };
 }
 

@@ -7,12 +7,15 @@ import {
   cacheApiResourceQueries,
   cacheClientQueries,
   cacheFederationQueries,
+  cacheGroupQueries,
   cacheMfaQueries,
   cacheRoleQueries,
 } from './cached-queries.ts';
 import { createClientQueries } from './client-queries.ts';
 import { createFederationQueries } from './federation-queries.ts';
+import { createGroupQueries } from './group-queries.ts';
 import { createMfaQueries } from './mfa-queries.ts';
+import { createDataKeyQueries } from './data-key-queries.ts';
 import { createOidcModelQueries } from './oidc-model-queries.ts';
 import { createRoleHolderQueries } from './role-holder-queries.ts';
 import { createRoleQueries } from './role-queries.ts';
@@ -34,7 +37,9 @@ export function createQueries(db: Queryable, cache: ConfigCache, options: { prep
     apiResources: cacheApiResourceQueries(createApiResourceQueries(db), cache),
     audit: createAuditQueries(db),
     clients: cacheClientQueries(createClientQueries(db), cache),
+    dataKeys: createDataKeyQueries(db),
     federation: cacheFederationQueries(createFederationQueries(db), cache),
+    groups: cacheGroupQueries(createGroupQueries(db), cache),
     mfa: cacheMfaQueries(createMfaQueries(db), cache),
     oidcModels: createOidcModelQueries(db, options),
     roleHolders: createRoleHolderQueries(db),

@@ -75,11 +75,11 @@ export function createMfaQueries(db: Queryable) {
       ]);
     },
 
-    /** Spends a recovery code once: true only for the first use. */
-    async useRecoveryCode(accountId: string, hash: string): Promise<boolean> {
+    /** Spends a recovery code once (true only for the first use), given its hash under each key it may be made with. */
+    async useRecoveryCode(accountId: string, hashes: readonly string[]): Promise<boolean> {
       const { rowCount } = await db.query(
-        'UPDATE recovery_codes SET used_at = now() WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL',
-        [accountId, hash],
+        'UPDATE recovery_codes SET used_at = now() WHERE account_id = $1 AND code_hash = ANY($2) AND used_at IS NULL',
+        [accountId, hashes],
       );
       return (rowCount ?? 0) > 0;
     },
@@ -100,8 +100,8 @@ export function createMfaQueries(db: Queryable) {
     /** Whether a role of the account, or the client, requires a second factor. */
     async mfaRequired(accountId: string, clientId: string | undefined): Promise<boolean> {
       const { rows } = await db.query<{ required: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM account_roles ar JOIN roles r ON r.name = ar.role_name
-                        WHERE ar.account_id = $1 AND r.mfa_required)
+        `SELECT EXISTS (SELECT 1 FROM gatehouse_account_roles($1) held JOIN roles r ON r.name = held
+                        WHERE r.mfa_required)
              OR EXISTS (SELECT 1 FROM clients WHERE id = $2 AND mfa_required) AS required`,
         [accountId, clientId ?? null],
       );

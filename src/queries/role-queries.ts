@@ -9,9 +9,75 @@ export interface RoleRow {
 }
 
 export interface HolderGrants {
+  /** Every role held: directly, or through a group (an account's). */
   roles: string[];
-  /** Each permission with the roles that give it. */
-  permissions: { permission: string; roles: string[] }[];
+  /** Every group the account is in, directly or as a member of a descendant group (sorted; none for a client). */
+  groups: string[];
+  /** Each role with how it is held: directly, and through which groups. */
+  roleSources: { role: string; direct: boolean; groups: string[] }[];
+  /** Each permission with what gives it: the roles holding it, the groups holding it, a direct grant. */
+  permissions: { permission: string; roles: string[]; groups: string[]; direct: boolean }[];
+}
+
+interface GrantRow {
+  source: 'role' | 'group' | 'direct';
+  /** The role or group name (null for a direct grant). */
+  name: string | null;
+  /** For a role held through a group, that group (null when held directly). */
+  via_group: string | null;
+  permission: string | null;
+}
+
+/**
+ * Every group an account is in, its own and their ancestors (UNION: a cycle, which the library refuses anyway,
+ * cannot make it loop). `$1` is the account id.
+ */
+export const accountGroupsCte = `member_of(name) AS (
+    SELECT group_name FROM group_members WHERE account_id = $1
+    UNION
+    SELECT gp.parent_name FROM group_parents gp JOIN member_of m ON gp.group_name = m.name
+  )`;
+
+/** Folds the rows of the grants query (role rows first, then group rows, then direct grants) into HolderGrants. */
+function foldGrants(rows: readonly GrantRow[]): HolderGrants {
+  const roleSources = new Map<string, { direct: boolean; groups: Set<string> }>();
+  const groups = new Set<string>();
+  const permissions = new Map<string, { roles: Set<string>; groups: Set<string>; direct: boolean }>();
+  const permissionOf = (permission: string) => {
+    let entry = permissions.get(permission);
+    if (!entry) permissions.set(permission, (entry = { roles: new Set(), groups: new Set(), direct: false }));
+    return entry;
+  };
+  for (const row of rows) {
+    if (row.source === 'role' && row.name !== null) {
+      const source = roleSources.get(row.name) ?? { direct: false, groups: new Set<string>() };
+      if (row.via_group === null) source.direct = true;
+      else source.groups.add(row.via_group);
+      roleSources.set(row.name, source);
+      if (row.permission) permissionOf(row.permission).roles.add(row.name);
+    } else if (row.source === 'group' && row.name !== null) {
+      groups.add(row.name);
+      if (row.permission) permissionOf(row.permission).groups.add(row.name);
+    } else if (row.source === 'direct' && row.permission) {
+      permissionOf(row.permission).direct = true;
+    }
+  }
+  const sorted = (values: Iterable<string>) => [...values].sort();
+  return {
+    roles: sorted(roleSources.keys()),
+    groups: sorted(groups),
+    roleSources: sorted(roleSources.keys()).map((role) => ({
+      role,
+      direct: roleSources.get(role)!.direct,
+      groups: sorted(roleSources.get(role)!.groups),
+    })),
+    permissions: [...permissions].map(([permission, entry]) => ({
+      permission,
+      roles: sorted(entry.roles),
+      groups: sorted(entry.groups),
+      direct: entry.direct,
+    })),
+  };
 }
 
 const roleWithPermissions = `
@@ -36,27 +102,42 @@ async function existingRoles(db: Queryable, names: readonly string[]): Promise<s
 
 /** Roles, their permissions, and who holds them (accounts and clients). */
 export function createRoleQueries(db: Queryable) {
-  async function grantsOf(
-    holderTable: 'account_roles' | 'client_roles',
-    holderColumn: string,
-    holderId: string,
-  ): Promise<HolderGrants> {
-    const { rows } = await db.query<{ role_name: string; permission: string | null }>(
-      `SELECT h.role_name, rp.permission FROM ${holderTable} h
-       LEFT JOIN role_permissions rp ON rp.role_name = h.role_name
-       WHERE h.${holderColumn} = $1 ORDER BY h.role_name, rp.permission`,
-      [holderId],
+  /**
+   * An account's grants in one statement (it runs at every token issuance and introspection, cached per
+   * process): its roles, held directly or through its groups and their ancestors (a recursive CTE), the
+   * permissions of those roles, of those groups, and its direct grants.
+   */
+  async function grantsOfAccount(accountId: string): Promise<HolderGrants> {
+    const { rows } = await db.query<GrantRow>(
+      `WITH RECURSIVE ${accountGroupsCte},
+       held(role_name, via_group) AS (
+         SELECT role_name, NULL::text FROM account_roles WHERE account_id = $1
+         UNION ALL
+         SELECT gr.role_name, gr.group_name FROM group_roles gr JOIN member_of m ON gr.group_name = m.name
+       )
+       SELECT * FROM (
+         SELECT 1 AS part, 'role' AS source, h.role_name AS name, h.via_group, rp.permission
+         FROM held h LEFT JOIN role_permissions rp ON rp.role_name = h.role_name
+         UNION ALL
+         SELECT 2, 'group', m.name, NULL, gp.permission
+         FROM member_of m LEFT JOIN group_permissions gp ON gp.group_name = m.name
+         UNION ALL
+         SELECT 3, 'direct', NULL, NULL, ap.permission FROM account_permissions ap WHERE ap.account_id = $1
+       ) AS grants
+       ORDER BY part, name, permission`,
+      [accountId],
     );
-    const roles = [...new Set(rows.map((row) => row.role_name))];
-    const byPermission = new Map<string, string[]>();
-    for (const row of rows) {
-      if (row.permission)
-        byPermission.set(row.permission, [...(byPermission.get(row.permission) ?? []), row.role_name]);
-    }
-    return {
-      roles,
-      permissions: [...byPermission].map(([permission, roleNames]) => ({ permission, roles: roleNames })),
-    };
+    return foldGrants(rows);
+  }
+
+  async function grantsOfClient(clientId: string): Promise<HolderGrants> {
+    const { rows } = await db.query<GrantRow>(
+      `SELECT 'role' AS source, h.role_name AS name, NULL AS via_group, rp.permission FROM client_roles h
+       LEFT JOIN role_permissions rp ON rp.role_name = h.role_name
+       WHERE h.client_id = $1 ORDER BY h.role_name, rp.permission`,
+      [clientId],
+    );
+    return foldGrants(rows);
   }
 
   return {
@@ -172,8 +253,34 @@ export function createRoleQueries(db: Queryable) {
       return rows.map((row) => row.role_name);
     },
 
-    grantsOfAccount: (accountId: string) => grantsOf('account_roles', 'account_id', accountId),
-    grantsOfClient: (clientId: string) => grantsOf('client_roles', 'client_id', clientId),
+    grantsOfAccount,
+    grantsOfClient,
+
+    /** A permission held directly (not through a role or group). False when the account already held it. */
+    async grantToAccount(accountId: string, permission: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        'INSERT INTO account_permissions (account_id, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [accountId, permission],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    async revokeFromAccount(accountId: string, permission: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        'DELETE FROM account_permissions WHERE account_id = $1 AND permission = $2',
+        [accountId, permission],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** The permissions an account holds directly, sorted. */
+    async directPermissionsOfAccount(accountId: string): Promise<string[]> {
+      const { rows } = await db.query<{ permission: string }>(
+        'SELECT permission FROM account_permissions WHERE account_id = $1 ORDER BY permission',
+        [accountId],
+      );
+      return rows.map((row) => row.permission);
+    },
   };
 }
 

@@ -12,6 +12,7 @@ export const sealedColumns = [
     column: 'sealed_client_secret',
     context: sealContexts.upstreamClientSecret,
   },
+  { table: 'data_keys', key: 'name', column: 'sealed_key', context: sealContexts.dataKey },
 ] as const;
 
 export type SealedColumn = (typeof sealedColumns)[number];

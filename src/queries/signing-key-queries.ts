@@ -46,6 +46,14 @@ export function createSigningKeyQueries(db: Queryable) {
       );
     },
 
+    /** The longest access-token lifetime an API sets for its JWT access tokens (0 when none sets one). */
+    async longestApiJwtLifetime(tx: Queryable = db): Promise<number> {
+      const { rows } = await tx.query<{ seconds: number }>(
+        "SELECT COALESCE(max(access_token_ttl), 0)::int AS seconds FROM api_resources WHERE format = 'jwt'",
+      );
+      return rows[0]?.seconds ?? 0;
+    },
+
     /** Serialises concurrent key creation (two processes starting on an empty database). */
     async lock(tx: Queryable): Promise<void> {
       await tx.query("SELECT pg_advisory_xact_lock(hashtext('gatehouse.signing_keys'))");

@@ -2,6 +2,7 @@ import type { GatehouseConfig } from '../config/load-config.ts';
 import type { Pool } from '../db/pg-pool.ts';
 import type { HttpAppParts } from '../http-app.ts';
 import type { ServerLibraries } from '../libraries/create-libraries.ts';
+import { createMemoryReplayCache, createRedisReplayCache } from '../middleware/dpop-proof.ts';
 import { acrValues } from '../oidc/acr.ts';
 import { createInProcessVerifier } from '../oidc/admin-token-verifier.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
@@ -33,8 +34,19 @@ export function createRouters(
   deps: RouterDeps,
 ): Pick<HttpAppParts, 'formRouters' | 'routers'> {
   const { pool, hotState, providerHost } = deps;
-  const { accounts, rbac, mfa, audit, throttles, identityProviders, federation, upstream, pages, csrf } =
-    libraries;
+  const {
+    accounts,
+    rbac,
+    mfa,
+    audit,
+    throttles,
+    knownDevices,
+    identityProviders,
+    federation,
+    upstream,
+    pages,
+    csrf,
+  } = libraries;
   const interactionRouter = createInteractionRouter({
     provider: () => providerHost.current(),
     accounts,
@@ -44,6 +56,8 @@ export function createRouters(
     audit,
     store: hotState.keyValue,
     throttles,
+    knownDevices,
+    issuer: config.issuer,
     acr: acrValues,
     interactionTtlSeconds: config.ttl.interaction,
     apis: rbac,
@@ -122,6 +136,10 @@ function buildAdminRouter(config: GatehouseConfig, libraries: ServerLibraries, d
       audience: adminAudienceOf(config),
       clientAllowed: (clientId, api) => clients.allowsApi(clientId, api),
     }),
+    // DPoP proof ids in Redis (SET NX PX under the key prefix), so a proof is accepted once by all processes.
+    dpopReplayCache: deps.hotState.redis
+      ? createRedisReplayCache(deps.hotState.redis, config.redisKeyPrefix)
+      : createMemoryReplayCache(),
     bodyLimitBytes: config.http.bodyLimitBytes,
   });
 }

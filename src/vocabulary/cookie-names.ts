@@ -22,3 +22,9 @@ export const accountCookieNames = {
  */
 export const federationBrowserCookieName = (secure: boolean) =>
   secure ? '__Host-gh_federation' : 'gh_federation';
+
+/**
+ * The device cookie: tokens of the accounts whose password was entered correctly in this browser (see
+ * `src/libraries/known-devices.ts`). `__Host-` on https, like the federation cookie.
+ */
+export const knownDeviceCookieName = (secure: boolean) => (secure ? '__Host-gh_device' : 'gh_device');

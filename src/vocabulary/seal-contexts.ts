@@ -4,6 +4,7 @@
  */
 export const sealContexts = {
   clientSecret: 'client secret',
+  dataKey: 'data key',
   signingKey: 'signing key',
   totpSeed: 'totp seed',
   upstreamClientSecret: 'upstream client secret',

@@ -5,6 +5,8 @@
 export const throttleKeys = {
   /** Password failures for an email address, whether or not an account has it. */
   email: (email: string) => `email:${email.trim().toLowerCase()}`,
+  /** Password failures from a browser known to the account (a device cookie), counted apart from the email's. */
+  knownDevice: (deviceId: string) => `device:${deviceId}`,
   /** Failures from one client address. */
   ip: (ip: string) => `ip:${ip}`,
   /** Wrong current passwords on the account page's password change. */

@@ -19,7 +19,24 @@ describe('storage outages', () => {
   beforeAll(async () => {
     postgres = await startOwnPostgres();
     redis = await startOwnRedis();
-    gatehouse = await startGatehouseProcess({ external: { databaseUrl: postgres.url, redisUrl: redis.url } });
+    gatehouse = await startGatehouseProcess({
+      external: { databaseUrl: postgres.url, redisUrl: redis.url },
+      // Twelve sign-ins of one account at once below: more attempts in flight than one account's default limit (10
+      // per window, the lock's promise) lets through at once.
+      config: {
+        throttle: {
+          password: {
+            perAccount: {
+              maxFailures: 20,
+              windowSeconds: 900,
+              lockSeconds: 900,
+              freeFailures: 3,
+              maxDelaySeconds: 30,
+            },
+          },
+        },
+      },
+    });
     expect((await gatehouse.cli('migrate')).code).toBe(0);
     await gatehouse.cli('user', 'create', '--email', user.email, '--password', user.password);
     await gatehouse.cli(

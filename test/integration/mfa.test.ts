@@ -4,6 +4,8 @@ import { createPool, type Pool } from '../../src/db/pg-pool.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createLibraries, type Libraries } from '../../src/libraries/create-libraries.ts';
 import { totpCodeAt } from '../../src/libraries/totp.ts';
+import { reencryptSecrets } from '../../src/libraries/secret-rotation.ts';
+import { createSealedValueQueries } from '../../src/queries/sealed-value-queries.ts';
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
 import { silentLog, testSecret } from '../support/test-gatehouse.ts';
 
@@ -126,5 +128,49 @@ describe('the MFA library', () => {
     await libraries.mfa.setRoleRequired('vault-keeper', true);
     expect(await libraries.mfa.isRequired(account.id, undefined)).toBe(true);
     await expect(libraries.mfa.setRoleRequired('ghost', true)).rejects.toThrow('no role named ghost');
+  });
+});
+
+describe('a role that requires a second factor, held through a group', () => {
+  it('stops a member of a group holding that role from using it with a password alone', async () => {
+    const account = await newAccount('grouped');
+    await libraries.rbac.createRole('treasurer');
+    await libraries.mfa.setRoleRequired('treasurer', true);
+    await libraries.rbac.groups.create('finance', { roles: ['treasurer'] });
+    await libraries.rbac.groups.create('payments', { parents: ['finance'] });
+    expect(await libraries.mfa.isRequired(account.id, undefined)).toBe(false);
+    await libraries.rbac.groups.addMember('payments', account.id);
+    expect(await libraries.mfa.isRequired(account.id, undefined)).toBe(true);
+  });
+});
+
+describe('a rotation of the root secret', () => {
+  const nextSecret = 'next-secret-next-secret-next-secret-0123456789';
+  const librariesUnder = (secret: string, previous?: string) =>
+    createLibraries(
+      loadConfig({
+        NODE_ENV: 'test',
+        GATEHOUSE_SECRET: secret,
+        ...(previous ? { GATEHOUSE_PREVIOUS_SECRETS: previous } : {}),
+      }),
+      pool,
+      secret,
+    );
+
+  it('stops a root-secret rotation from invalidating every recovery code (and TOTP seed) once the old secret goes', async () => {
+    const account = await newAccount('rotation');
+    const { recoveryCodes, secret: seed } = await libraries.mfa.provision(account);
+
+    // The operator rotates: new secret, old one listed as previous, everything re-sealed, then the old one dropped.
+    const during = librariesUnder(nextSecret, testSecret);
+    await reencryptSecrets({ pool, queries: createSealedValueQueries(pool), secretBox: during.secretBox });
+    const after = librariesUnder(nextSecret);
+
+    expect(await after.mfa.verify(account.id, recoveryCodes[0]!)).toBe('recovery_code');
+    expect(await after.mfa.verify(account.id, recoveryCodes[0]!)).toBeUndefined();
+    expect(await after.mfa.verify(account.id, await totpCodeAt(seed, now() + 30))).toBe('otp');
+    // New codes made after the rotation work too.
+    const [fresh] = await after.mfa.regenerateRecoveryCodes(account.id);
+    expect(await after.mfa.verify(account.id, fresh!)).toBe('recovery_code');
   });
 });

@@ -7,7 +7,12 @@ import type { Federation } from '../../libraries/federation.ts';
 import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import { csrfOnlyForm } from '../forms.ts';
-import { accountCsrfBinding, type AccountPageGuard, type CurrentAccountSession } from './account-session.ts';
+import {
+  accountCsrfBinding,
+  type AccountPageGuard,
+  type CurrentAccountSession,
+  signedInAgainNoticeFor,
+} from './account-session.ts';
 
 export interface AccountIdentitiesDeps extends AccountPageGuard {
   accounts: AccountLibrary;
@@ -17,7 +22,10 @@ export interface AccountIdentitiesDeps extends AccountPageGuard {
   csrf: CsrfTokens;
 }
 
-/** Linked upstream identities on the account page, each removable unless it is the last way to sign in. */
+/**
+ * Linked upstream identities on the account page, each removable unless it is the last way to sign in. A linked
+ * identity is a way in to the account: the page and a removal take a recent sign-in.
+ */
 export function registerAccountIdentities(router: Router, deps: AccountIdentitiesDeps): void {
   async function render(ctx: Context, current: CurrentAccountSession, error?: string) {
     ctx.type = 'html';
@@ -25,17 +33,18 @@ export function registerAccountIdentities(router: Router, deps: AccountIdentitie
       title: 'Linked accounts',
       identities: await deps.federation.linksOf(current.session.sub, await deps.identityProviders.list()),
       csrf: deps.csrf.tokenFor(accountCsrfBinding(current.id)),
+      notice: signedInAgainNoticeFor(ctx),
       error,
     });
   }
 
   router.get('/identities', async (ctx) => {
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireRecentSession(ctx);
     if (current) await render(ctx, current);
   });
 
   router.post('/identities/:idp/remove', async (ctx) => {
-    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
+    const current = await deps.requireRecentSubmission(ctx, csrfOnlyForm, '/account/identities');
     if (!current) return;
     const account = await deps.accounts.get(current.session.sub);
     try {

@@ -17,6 +17,7 @@ import {
   accountCsrfBinding,
   type AccountPageGuard,
   type CurrentAccountSession,
+  signedInAgainNoticeFor,
 } from './account-session.ts';
 
 const passwordForm = z.object({
@@ -40,8 +41,9 @@ export interface AccountPasswordDeps extends AccountPageGuard {
 }
 
 /**
- * Password change on the account page: the current password first (guessing it is limited like sign-in), the new
- * one checked against the password rules, then every other session is signed out (OWASP ASVS 3.3.3).
+ * Password change on the account page: a recent sign-in (else the browser signs in again first), the current
+ * password (guessing it is limited like sign-in), the new one checked against the password rules, then every other
+ * session is signed out (OWASP ASVS 3.3.3).
  */
 export function registerAccountPassword(router: Router, deps: AccountPasswordDeps): void {
   function render(
@@ -55,6 +57,7 @@ export function registerAccountPassword(router: Router, deps: AccountPasswordDep
       csrf: deps.csrf.tokenFor(accountCsrfBinding(current.id)),
       email: current.session.email,
       minLength: deps.minLength,
+      notice: signedInAgainNoticeFor(ctx),
       ...extra,
     });
   }
@@ -66,12 +69,12 @@ export function registerAccountPassword(router: Router, deps: AccountPasswordDep
   });
 
   router.get('/password', async (ctx) => {
-    const current = await deps.requireSession(ctx);
+    const current = await deps.requireRecentSession(ctx);
     if (current) render(ctx, current);
   });
 
   router.post('/password', async (ctx) => {
-    const current = await deps.requireSubmission(ctx, passwordForm);
+    const current = await deps.requireRecentSubmission(ctx, passwordForm, '/account/password');
     if (!current) return;
     const { form } = current;
     const accountId = current.session.sub;

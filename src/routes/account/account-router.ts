@@ -24,6 +24,8 @@ import {
   type AccountPageGuard,
   type AccountSession,
   type CurrentAccountSession,
+  signedInAgainQuery,
+  signedInRecently,
 } from './account-session.ts';
 import { storeKeys } from '../../vocabulary/store-keys.ts';
 import { accountCookieNames } from '../../vocabulary/cookie-names.ts';
@@ -55,6 +57,11 @@ interface PendingSignIn {
   codeVerifier: string;
   /** The account page the visitor asked for before signing in. */
   returnTo: string;
+  /**
+   * Set when this is a sign-in again for a sensitive change (`max_age=0`): when it was asked for (seconds since the
+   * epoch; the new sign-in must be later) and whether a form post was stopped for it (its page then says so).
+   */
+  reauth?: { requestedAt: number; interrupted: boolean };
 }
 
 /** Only pages of the account area are valid destinations after sign-in (no open redirect). */
@@ -65,6 +72,9 @@ export function accountPath(value: unknown): string {
 const sessionCookie = accountCookieNames.session;
 const signInCookie = accountCookieNames.signIn;
 const signInTtlSeconds = 600;
+/** How far the clock of the process that signed the person in may lag behind this one's, in seconds. */
+const clockToleranceSeconds = 30;
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Gatehouse's own account page: a first-party relying party that shows who is signed in. */
 export function createAccountRouter(deps: AccountRouterDeps): Router {
@@ -119,7 +129,108 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     if (!current) return undefined;
     return { ...current, form: readCsrfForm(ctx, csrf, accountCsrfBinding(current.id), schema) };
   }
-  const guard: AccountPageGuard = { requireSession, requireSubmission };
+
+  /**
+   * A sensitive page or change whose sign-in is too old: nothing is done, the audit log says so, and the browser
+   * signs in again (password, and the second factor when the account has one) before coming back to `page`.
+   */
+  async function signInAgain(ctx: Context, current: CurrentAccountSession, page: string): Promise<void> {
+    // A form post is not replayed after the sign-in: its page is shown again and says nothing was changed.
+    const interrupted = ctx.method !== 'GET' && ctx.method !== 'HEAD';
+    await deps.audit.record('account.reauth_required', {
+      accountId: current.session.sub,
+      ip: ctx.ip,
+      details: {
+        page: accountPath(page),
+        ...(interrupted ? { stopped: `${ctx.method} ${ctx.path}` } : {}),
+        ...(current.session.authTime ? { signedInAt: current.session.authTime } : {}),
+      },
+    });
+    if (interrupted) ctx.status = 303;
+    await startSignIn(ctx, accountPath(page), {
+      email: current.session.email,
+      interrupted,
+    });
+  }
+
+  async function requireRecentSession(ctx: Context) {
+    const current = await requireSession(ctx);
+    if (!current || signedInRecently(current.session)) return current;
+    await signInAgain(ctx, current, ctx.path);
+    return undefined;
+  }
+
+  async function requireRecentSubmission<T extends z.ZodType<{ csrf: string }>>(
+    ctx: Context,
+    schema: T,
+    page: string,
+  ) {
+    // The form and its CSRF token first: a post from another site is refused, not turned into a sign-in.
+    const current = await requireSubmission(ctx, schema);
+    if (!current || signedInRecently(current.session)) return current;
+    await signInAgain(ctx, current, page);
+    return undefined;
+  }
+  const guard: AccountPageGuard = {
+    requireSession,
+    requireSubmission,
+    requireRecentSession,
+    requireRecentSubmission,
+  };
+
+  /**
+   * Why a sign-in again for a sensitive change does not count, if it does not: it must have been made after it was
+   * asked for, with the password when the account has one (an upstream may sign its user in without asking anything,
+   * and a browser left signed in to Gatehouse is often signed in there too), and with the second factor when the
+   * account has one. Else the account page would take an old sign-in, or less than the account's factors, for new.
+   */
+  async function reauthRefusal(
+    reauth: NonNullable<PendingSignIn['reauth']>,
+    accountId: string,
+    authTime: number | undefined,
+    amr: string[],
+  ): Promise<string | undefined> {
+    if (authTime === undefined || authTime < reauth.requestedAt - clockToleranceSeconds)
+      return 'Gatehouse did not confirm that you signed in again. Start again.';
+    const account = await deps.accounts.findById(accountId);
+    if (account?.hasPassword && !amr.includes('pwd'))
+      return 'To make this change, sign in again with your password, not through another account. Start again.';
+    if (!amr.includes('mfa') && (await deps.mfa.isEnrolled(accountId)))
+      return 'To make this change, sign in again with your second factor too. Start again.';
+    return undefined;
+  }
+
+  /**
+   * Sends the browser to Gatehouse's authorization endpoint for the account page. `reauth` asks for a sign-in
+   * again whatever the session (`max_age=0`, which oidc-provider turns into `prompt=login`), for this email.
+   */
+  async function startSignIn(
+    ctx: Context,
+    returnTo: string,
+    reauth?: { email: string; interrupted: boolean },
+  ): Promise<void> {
+    const config = await deps.client.configuration();
+    const pending: PendingSignIn = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      codeVerifier: oidc.randomPKCECodeVerifier(),
+      returnTo,
+      ...(reauth ? { reauth: { requestedAt: nowSeconds(), interrupted: reauth.interrupted } } : {}),
+    };
+    const transaction = randomBytes(24).toString('base64url');
+    await store.set(storeKeys.accountSignIn(transaction), JSON.stringify(pending), signInTtlSeconds);
+    ctx.cookies.set(signInCookie, transaction, { ...cookieOptions, maxAge: signInTtlSeconds * 1000 });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: callbackUrl,
+      scope: 'openid email profile roles',
+      state: pending.state,
+      nonce: pending.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
+      code_challenge_method: 'S256',
+      ...(reauth ? { max_age: '0', login_hint: reauth.email } : {}),
+    });
+    ctx.redirect(url.href);
+  }
 
   // Every account page shows personal data: the family's prelude, before any route.
   router.use(noStore);
@@ -135,27 +246,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     });
   });
 
-  router.get('/login', async (ctx) => {
-    const config = await deps.client.configuration();
-    const pending: PendingSignIn = {
-      state: oidc.randomState(),
-      nonce: oidc.randomNonce(),
-      codeVerifier: oidc.randomPKCECodeVerifier(),
-      returnTo: accountPath(ctx.query.return_to),
-    };
-    const transaction = randomBytes(24).toString('base64url');
-    await store.set(storeKeys.accountSignIn(transaction), JSON.stringify(pending), signInTtlSeconds);
-    ctx.cookies.set(signInCookie, transaction, { ...cookieOptions, maxAge: signInTtlSeconds * 1000 });
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: callbackUrl,
-      scope: 'openid email profile roles',
-      state: pending.state,
-      nonce: pending.nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
-      code_challenge_method: 'S256',
-    });
-    ctx.redirect(url.href);
-  });
+  router.get('/login', (ctx) => startSignIn(ctx, accountPath(ctx.query.return_to)));
 
   router.get('/callback', async (ctx) => {
     const transaction = ctx.cookies.get(signInCookie, { signed: true });
@@ -202,6 +293,20 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       });
       return;
     }
+    const authTime = typeof claims.auth_time === 'number' ? claims.auth_time : undefined;
+    const amr = Array.isArray(claims.amr) ? claims.amr.map(String) : [];
+    if (pending.reauth) {
+      const refusal = await reauthRefusal(pending.reauth, claims.sub, authTime, amr);
+      if (refusal) {
+        ctx.state.log.warn({ refusal, amr }, 'account page sign-in again refused');
+        showErrorPage(ctx, pages, {
+          title: 'Sign-in did not complete',
+          message: refusal,
+          restartUrl: pending.returnTo,
+        });
+        return;
+      }
+    }
     const session: AccountSession = {
       sub: claims.sub,
       email: String(claims.email ?? ''),
@@ -209,11 +314,24 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       roles: Array.isArray(claims.roles) ? claims.roles.map(String) : [],
       idToken: tokens.id_token!,
       providerSessionUid: signedIn.uid,
+      ...(authTime !== undefined ? { authTime } : {}),
+      amr,
     };
+    // A new account page session each sign-in: the one it replaces (and the CSRF tokens bound to it) ends now.
+    const previous = ctx.cookies.get(sessionCookie, { signed: true });
+    if (previous) await store.delete(storeKeys.accountSession(previous));
     const id = randomBytes(24).toString('base64url');
     await store.set(storeKeys.accountSession(id), JSON.stringify(session), deps.sessionTtlSeconds);
     ctx.cookies.set(sessionCookie, id, cookieOptions);
-    ctx.redirect(pending.returnTo);
+    if (pending.reauth)
+      await deps.audit.record('account.reauthenticated', {
+        accountId: claims.sub,
+        ip: ctx.ip,
+        details: { amr, page: pending.returnTo },
+      });
+    ctx.redirect(
+      pending.reauth?.interrupted ? `${pending.returnTo}?${signedInAgainQuery}=1` : pending.returnTo,
+    );
   });
 
   router.post('/logout', async (ctx) => {

@@ -26,6 +26,8 @@ export function describeDevice(userAgent: string | null): string {
   return `${browser} on ${system}`;
 }
 
+const othersSignedOutQuery = 'others_signed_out';
+
 /** Active sessions (device, address, last seen) and granted apps, each revocable, on the account page. */
 export function registerAccountSessions(router: Router, deps: AccountSessionsDeps): void {
   router.get('/sessions', async (ctx) => {
@@ -38,6 +40,7 @@ export function registerAccountSessions(router: Router, deps: AccountSessionsDep
     ctx.type = 'html';
     ctx.body = deps.pages.render('account-sessions', {
       title: 'Sessions and apps',
+      notice: ctx.query[othersSignedOutQuery] === '1' ? 'Your other sessions were signed out.' : undefined,
       csrf: deps.csrf.tokenFor(accountCsrfBinding(current.id)),
       sessions: await Promise.all(
         sessions.map(async (session) => ({
@@ -65,6 +68,23 @@ export function registerAccountSessions(router: Router, deps: AccountSessionsDep
     );
     ctx.status = 303;
     ctx.redirect('/account/sessions');
+  });
+
+  /**
+   * Every other session of the account ends, with the app access it holds and any held by none (offline); this
+   * browser's session and its apps stay. Offered once a second factor is turned on: sessions signed in before
+   * then (perhaps by someone who had only the password) do not have to wait for their end.
+   */
+  router.post('/sessions/sign-out-others', async (ctx) => {
+    const current = await deps.requireSubmission(ctx, csrfOnlyForm);
+    if (!current) return;
+    const accountId = current.session.sub;
+    await deps.sessions.signOutEverywhere(accountId, accountActor(accountId), {
+      except: deps.browserSessionId(ctx),
+      reason: 'other sessions signed out from the account page',
+    });
+    ctx.status = 303;
+    ctx.redirect(`/account/sessions?${othersSignedOutQuery}=1`);
   });
 
   router.post('/apps/:grantId/revoke', async (ctx) => {

@@ -13,6 +13,7 @@ import { unlockAccount } from '../../libraries/operator-requests.ts';
 import { findUnstorableText } from '../../db/text-safety.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
 import type { SignInThrottles } from '../../libraries/throttles.ts';
+import type { DPoPReplayCache } from '../../middleware/dpop-proof.ts';
 import { requirePermission, type AccessTokenVerifier } from '../../middleware/require-permission.ts';
 import * as schemas from './admin-schemas.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -30,6 +31,11 @@ export interface AdminRouterDeps {
   throttles: SignInThrottles;
   identityProviders: IdentityProviderLibrary;
   verify: AccessTokenVerifier;
+  /**
+   * Where the ids of accepted DPoP proofs are remembered (shared by every process on the same Redis, so a proof is
+   * accepted once by all); default: this process's memory.
+   */
+  dpopReplayCache?: DPoPReplayCache;
   bodyLimitBytes: number;
 }
 
@@ -38,7 +44,7 @@ const auditQuery = z
   .object({
     since: z.iso.datetime({ offset: true }).default(() => new Date(Date.now() - 86_400_000).toISOString()),
     type: z.string().max(64).optional(),
-    accountId: z.string().max(64).optional(),
+    accountId: z.string().max(255).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   })
   .strict();
@@ -110,13 +116,30 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
       },
     });
   const router = new Router({ prefix: '/admin/api' });
-  const read = requirePermission(adminPermissions.read, { verify: deps.verify, realm: 'gatehouse-admin' });
-  const write = requirePermission(adminPermissions.write, { verify: deps.verify, realm: 'gatehouse-admin' });
+  // A DPoP-bound token needs a proof whose htu is the URL clients address: the issuer's plus the path, never what
+  // the Host header says.
+  const guard = {
+    verify: deps.verify,
+    realm: 'gatehouse-admin',
+    dpop: {
+      baseUrl: deps.issuer,
+      ...(deps.dpopReplayCache ? { replayCache: deps.dpopReplayCache } : {}),
+    },
+  };
+  const read = requirePermission(adminPermissions.read, guard);
+  const write = requirePermission(adminPermissions.write, guard);
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: `${deps.bodyLimitBytes}b`, encoding: 'utf-8' });
 
+  /**
+   * An account as the admin API shows it: its own roles (`roles`), the groups it is itself a member of (`groups`)
+   * and the permissions it holds directly (`directPermissions`); `GET /users/{id}` adds what it holds through all
+   * of them.
+   */
   const withRoles = async (account: Account) => ({
     ...account,
-    roles: await rbac.rolesOfAccount(account.id),
+    roles: await rbac.directRolesOfAccount(account.id),
+    groups: await rbac.groups.groupsOfAccount(account.id),
+    directPermissions: await rbac.directPermissionsOfAccount(account.id),
   });
 
   router.get('/openapi.json', (ctx) => {
@@ -128,7 +151,9 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ctx.body = { users: await Promise.all(page.accounts.map(withRoles)), next: page.next };
   });
   router.get('/users/:id', read, async (ctx) => {
-    ctx.body = await withRoles(await accounts.get(ctx.params.id!));
+    const account = await withRoles(await accounts.get(ctx.params.id!));
+    const held = await rbac.effectiveAccess({ accountId: account.id });
+    ctx.body = { ...account, effective: held };
   });
   router.post('/users', write, json, async (ctx) => {
     const account = await accounts.createWithRoles(readJson(ctx, schemas.createUserBody));
@@ -137,8 +162,10 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     await audited(ctx, 'user.create', `user:${account.id}`, { accountId: account.id, after: account });
   });
   router.patch('/users/:id', write, json, async (ctx) => {
-    const body = readJson(ctx, schemas.updateUserBody);
+    const { attributes, removeAttributes, ...body } = readJson(ctx, schemas.updateUserBody);
     const before = await withRoles(await accounts.get(ctx.params.id!));
+    if (attributes !== undefined || removeAttributes !== undefined)
+      await accounts.updateAttributes(before.id, attributes ?? {}, removeAttributes ?? []);
     const account = await accounts.update(ctx.params.id!, body);
     // A disabled account is signed out everywhere at once, not only refused at its next sign-in.
     if (body.status === 'disabled') await sessions.signOutEverywhere(account.id, actor(ctx));
@@ -170,6 +197,30 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
       accountId: account.id,
       before: { roles: before },
       after: { roles: (ctx.body as { roles: string[] }).roles },
+    });
+  });
+
+  router.post('/users/:id/permissions', write, json, async (ctx) => {
+    const { permission } = readJson(ctx, schemas.permissionBody);
+    const account = await accounts.get(ctx.params.id!);
+    const before = await rbac.directPermissionsOfAccount(account.id);
+    await rbac.grantToAccount(account.id, permission);
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'user.grant', `user:${account.id}`, {
+      accountId: account.id,
+      before: { directPermissions: before },
+      after: { directPermissions: (ctx.body as { directPermissions: string[] }).directPermissions },
+    });
+  });
+  router.delete('/users/:id/permissions/:permission', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.id!);
+    const before = await rbac.directPermissionsOfAccount(account.id);
+    await rbac.revokeFromAccount(account.id, ctx.params.permission!);
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'user.revoke', `user:${account.id}`, {
+      accountId: account.id,
+      before: { directPermissions: before },
+      after: { directPermissions: (ctx.body as { directPermissions: string[] }).directPermissions },
     });
   });
 
@@ -237,6 +288,53 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const before = await rbac.getRole(ctx.params.name!);
     ctx.body = await rbac.revokePermission(ctx.params.name!, ctx.params.permission!);
     await audited(ctx, 'role.revoke', `role:${before.name}`, { before, after: ctx.body });
+  });
+
+  router.get('/groups', read, async (ctx) => {
+    ctx.body = { groups: await rbac.groups.list() };
+  });
+  router.post('/groups', write, json, async (ctx) => {
+    const { name, ...body } = readJson(ctx, schemas.createGroupBody);
+    ctx.status = 201;
+    ctx.body = await rbac.groups.create(name, body);
+    await audited(ctx, 'group.create', `group:${name}`, { after: ctx.body });
+  });
+  router.get('/groups/:name', read, async (ctx) => {
+    ctx.body = {
+      ...(await rbac.groups.get(ctx.params.name!)),
+      members: await rbac.groups.members(ctx.params.name!),
+    };
+  });
+  router.patch('/groups/:name', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.updateGroupBody);
+    const before = await rbac.groups.get(ctx.params.name!);
+    ctx.body = await rbac.groups.update(before.name, body);
+    await audited(ctx, 'group.update', `group:${before.name}`, { before, after: ctx.body });
+  });
+  router.delete('/groups/:name', write, async (ctx) => {
+    const before = await rbac.groups.get(ctx.params.name!);
+    await rbac.groups.delete(before.name);
+    ctx.status = 204;
+    await audited(ctx, 'group.delete', `group:${before.name}`, { before });
+  });
+  router.post('/groups/:name/members', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.groupMemberBody);
+    const account = body.email ? await accounts.getByEmail(body.email) : await accounts.get(body.accountId!);
+    await rbac.groups.addMember(ctx.params.name!, account.id);
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'group.add-member', `group:${ctx.params.name!}`, {
+      accountId: account.id,
+      after: { groups: (ctx.body as { groups: string[] }).groups },
+    });
+  });
+  router.delete('/groups/:name/members/:accountId', write, async (ctx) => {
+    const account = await accounts.get(ctx.params.accountId!);
+    await rbac.groups.removeMember(ctx.params.name!, account.id);
+    ctx.body = await withRoles(account);
+    await audited(ctx, 'group.remove-member', `group:${ctx.params.name!}`, {
+      accountId: account.id,
+      after: { groups: (ctx.body as { groups: string[] }).groups },
+    });
   });
 
   router.get('/clients', read, async (ctx) => {

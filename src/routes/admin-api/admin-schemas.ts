@@ -4,6 +4,8 @@ import { supportedGrantTypes } from '../../libraries/clients.ts';
 /** Request bodies of the admin API. Unknown fields are refused, so a typo is a 400 instead of a silent no-op. */
 const text = (max: number) => z.string().min(1).max(max);
 const uriList = z.array(text(2000)).max(50);
+/** Custom attributes of an account: typed JSON values by name (names and sizes are the accounts library's rules). */
+const attributes = z.record(text(64), z.unknown());
 
 export const createUserBody = z
   .object({
@@ -12,6 +14,9 @@ export const createUserBody = z
     name: text(200).optional(),
     emailVerified: z.boolean().optional(),
     roles: z.array(text(64)).max(100).default([]),
+    /** The account's `sub`: a UUID, or an id with a character no client id has (`auth0|5f7c8ec7`). */
+    id: text(255).optional(),
+    attributes: attributes.optional(),
   })
   .strict();
 
@@ -20,6 +25,10 @@ export const updateUserBody = z
     name: z.string().max(200).nullable().optional(),
     status: z.enum(['active', 'disabled']).optional(),
     emailVerified: z.boolean().optional(),
+    /** Attributes to set (replacing those of the same name); the others are kept. */
+    attributes: attributes.optional(),
+    /** Names of attributes to remove. */
+    removeAttributes: z.array(text(64)).max(100).optional(),
   })
   .strict();
 
@@ -100,3 +109,33 @@ export const createIdentityProviderBody = z
       .optional(),
   })
   .strict();
+
+export const createGroupBody = z
+  .object({
+    name: text(64),
+    description: z.string().max(500).optional(),
+    roles: z.array(text(64)).max(100).default([]),
+    permissions: z.array(text(128)).max(500).default([]),
+    parents: z.array(text(64)).max(100).default([]),
+  })
+  .strict();
+
+export const updateGroupBody = z
+  .object({
+    addRoles: z.array(text(64)).max(100).optional(),
+    removeRoles: z.array(text(64)).max(100).optional(),
+    addPermissions: z.array(text(128)).max(500).optional(),
+    removePermissions: z.array(text(128)).max(500).optional(),
+    addParents: z.array(text(64)).max(100).optional(),
+    removeParents: z.array(text(64)).max(100).optional(),
+  })
+  .strict();
+
+/** A member, by account id or by email (exactly one). */
+export const groupMemberBody = z
+  .object({ accountId: text(255).optional(), email: text(320).optional() })
+  .strict()
+  .refine((body) => (body.accountId === undefined) !== (body.email === undefined), {
+    message: 'give exactly one of accountId and email',
+    path: ['accountId'],
+  });

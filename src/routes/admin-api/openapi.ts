@@ -26,7 +26,8 @@ const operations: Record<string, Record<string, Operation>> = {
   '/users/{id}': {
     get: { summary: 'Get an account', permission: 'admin:read' },
     patch: {
-      summary: 'Update name, status (disable/enable) or email verification',
+      summary:
+        'Update name, status (disable/enable), email verification or custom attributes (`attributes` set, `removeAttributes` removed)',
       permission: 'admin:write',
       body: schemas.updateUserBody,
     },
@@ -67,6 +68,47 @@ const operations: Record<string, Record<string, Operation>> = {
     post: { summary: 'Assign a role', permission: 'admin:write', body: schemas.roleReferenceBody },
   },
   '/users/{id}/roles/{role}': { delete: { summary: 'Remove a role', permission: 'admin:write' } },
+  '/users/{id}/permissions': {
+    post: {
+      summary: 'Give the user a permission directly (not through a role or group)',
+      permission: 'admin:write',
+      body: schemas.permissionBody,
+    },
+  },
+  '/users/{id}/permissions/{permission}': {
+    delete: { summary: 'Take away a permission the user holds directly', permission: 'admin:write' },
+  },
+  '/groups': {
+    get: {
+      summary: 'List groups with their roles, permissions, parent groups and member counts',
+      permission: 'admin:read',
+    },
+    post: {
+      summary: 'Create a group (members inherit its roles and permissions, and its parent groups’)',
+      permission: 'admin:write',
+      body: schemas.createGroupBody,
+      created: true,
+    },
+  },
+  '/groups/{name}': {
+    get: { summary: 'Get a group and its members', permission: 'admin:read' },
+    patch: {
+      summary: "Change a group's roles, permissions and parent groups (a parent that makes a cycle is a 400)",
+      permission: 'admin:write',
+      body: schemas.updateGroupBody,
+    },
+    delete: { summary: 'Delete a group', permission: 'admin:write', noContent: true },
+  },
+  '/groups/{name}/members': {
+    post: {
+      summary: 'Add a member (by accountId or email)',
+      permission: 'admin:write',
+      body: schemas.groupMemberBody,
+    },
+  },
+  '/groups/{name}/members/{accountId}': {
+    delete: { summary: 'Remove a member', permission: 'admin:write' },
+  },
   '/roles': {
     get: { summary: 'List roles with their permissions', permission: 'admin:read' },
     post: {
@@ -170,7 +212,7 @@ export function buildOpenApiDocument(issuer: string): Record<string, unknown> {
           },
           '403': { description: 'A valid token without the permission (`error="insufficient_scope"`)' },
           '404': {
-            description: 'Unknown user, role, client or API',
+            description: 'Unknown user, role, group, client or API',
             content: { 'application/json': { schema: errorSchema } },
           },
           '409': { description: 'Already exists', content: { 'application/json': { schema: errorSchema } } },

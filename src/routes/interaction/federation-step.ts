@@ -92,6 +92,7 @@ export function registerFederationStep(
         provider,
         request,
         federationRedirectUri(federation.issuer, provider.id),
+        { freshSignIn: interaction.prompt.reasons.some((r) => r === 'login_prompt' || r === 'max_age') },
       );
       await store.set(pendingKey(request.state), JSON.stringify(pending), roundTripSeconds);
       ctx.status = 303;

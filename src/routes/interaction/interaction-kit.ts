@@ -5,6 +5,7 @@ import type { AccountLibrary } from '../../libraries/accounts.ts';
 import type { AttemptThrottle } from '../../libraries/attempt-throttle.ts';
 import type { AuditLog } from '../../libraries/audit.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
+import type { KnownDevices } from '../../libraries/known-devices.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { RbacLibrary } from '../../libraries/rbac.ts';
@@ -34,6 +35,10 @@ export interface InteractionDeps {
     factorPerAccount: AttemptThrottle;
     factorPerIp: AttemptThrottle;
   };
+  /** Browsers where an account's password was right before, so a lock on its email spares them. */
+  knownDevices: KnownDevices;
+  /** The issuer: https decides the `Secure` cookie attributes and names. */
+  issuer: string;
   acr: { password: string; federated: string; mfa: string };
   interactionTtlSeconds: number;
   /** Registered APIs, for the consent page to name them and their permissions. */
@@ -55,6 +60,11 @@ export interface SignInState {
   remember: boolean;
   /** The session already exists; only a second factor is asked (step-up). */
   stepUp: boolean;
+  /**
+   * For a step-up: how the existing session signed in. Its factors stay in `amr` next to the new one, and its
+   * `auth_time` and "remember me" choice are kept: a second factor alone is no new sign-in.
+   */
+  session?: { amr: string[]; loginTs: number | undefined };
   /** Set once an enrollment during sign-in is confirmed: the recovery codes were shown, sign-in may finish. */
   enrolled?: boolean;
   /** How the first factor was passed: a password, or an upstream identity provider. */
@@ -186,7 +196,7 @@ export function createInteractionKit(deps: InteractionDeps) {
           return ctx.redirect(interactionUrl(interaction, 'mfa'));
         }
       }
-      const ts = Math.floor(Date.now() / 1000);
+      const ts = state.session?.loginTs ?? Math.floor(Date.now() / 1000);
       await this.state.clear(interaction.uid);
       await deps.audit.record('signin.succeeded', {
         accountId: state.accountId,
@@ -197,7 +207,15 @@ export function createInteractionKit(deps: InteractionDeps) {
       if (state.idp) await deps.federation?.federation.rememberLogin(state.accountId, ts, state.idp);
       return this.finish(
         ctx,
-        { login: { accountId: state.accountId, amr, acr, remember: state.remember, ts } },
+        {
+          login: {
+            accountId: state.accountId,
+            amr: [...new Set([...(state.session?.amr ?? []), ...amr])],
+            acr,
+            remember: state.remember,
+            ts,
+          },
+        },
         false,
       );
     },

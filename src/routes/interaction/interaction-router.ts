@@ -44,11 +44,18 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (!interaction) return;
     switch (interaction.prompt.name) {
       case 'login':
-        if (needsOnlySecondFactor(interaction)) {
+        if (
+          needsOnlySecondFactor(interaction) &&
+          (await deps.mfa.isEnrolled(interaction.session!.accountId!))
+        ) {
+          // Step-up: the session's account proves a factor it has. (An account without one signs in again in
+          // full, password first, before it may enroll one.)
+          const session = await deps.provider().Session.find(interaction.session!.cookie!);
           await kit.state.set(interaction.uid, {
             accountId: interaction.session!.accountId!,
-            remember: true,
+            remember: !session?.transient,
             stepUp: true,
+            session: { amr: interaction.session!.amr ?? [], loginTs: session?.loginTs },
           });
           ctx.status = 303;
           return ctx.redirect(kit.url(interaction, 'mfa'));

@@ -5,6 +5,8 @@ import { textField } from '../forms.ts';
 import type { Interaction, InteractionKit } from './interaction-kit.ts';
 import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
 import { createAttemptGuard } from '../attempt-guard.ts';
+import { knownDeviceSeconds } from '../../libraries/known-devices.ts';
+import { knownDeviceCookieName } from '../../vocabulary/cookie-names.ts';
 
 const loginForm = z.object({
   csrf: textField(100),
@@ -43,9 +45,15 @@ export async function renderLogin(
  * The password step. Failures count per email (known or not, so guessing at unknown addresses is limited the
  * same way and looks the same) and per IP address; a correct password leads to the second factor when the
  * account has one or a policy requires one.
+ *
+ * A browser where the account's password was right before (a device cookie, `known-devices.ts`) counts its
+ * failures under its own key instead of the email's: strangers who lock the email by guessing do not lock its
+ * owner out, and the audit says whom a lock spared (`signin.lock_spared`).
  */
 export function registerLoginStep(router: Router, kit: InteractionKit): void {
-  const { accounts, audit, throttles } = kit.deps;
+  const { accounts, audit, throttles, knownDevices } = kit.deps;
+  const deviceCookieSecure = kit.deps.issuer.startsWith('https:');
+  const deviceCookieName = knownDeviceCookieName(deviceCookieSecure);
   const guard = createAttemptGuard({
     audit,
     perAccount: throttles.passwordPerAccount,
@@ -59,7 +67,12 @@ export function registerLoginStep(router: Router, kit: InteractionKit): void {
     const { interaction, form } = submitted;
 
     const clientId = String(interaction.params.client_id);
-    const keys = { account: [throttleKeys.email(form.email)], ip: [throttleKeys.ip(ctx.ip)] };
+    const deviceCookie = ctx.cookies.get(deviceCookieName);
+    const device = knownDevices.recognise(deviceCookie, form.email);
+    const keys = {
+      account: [device ? throttleKeys.knownDevice(device) : throttleKeys.email(form.email)],
+      ip: [throttleKeys.ip(ctx.ip)],
+    };
     const remember = form.remember === 'yes';
     const refused = await guard.admit(ctx, keys);
     if (refused)
@@ -72,7 +85,7 @@ export function registerLoginStep(router: Router, kit: InteractionKit): void {
         accountId: known?.id,
         clientId,
         ip: ctx.ip,
-        details: { reason: 'wrong email or password' },
+        details: { reason: 'wrong email or password', ...(device ? { browser: 'known' } : {}) },
       });
       return renderLogin(kit, ctx, interaction, {
         email: form.email,
@@ -81,6 +94,21 @@ export function registerLoginStep(router: Router, kit: InteractionKit): void {
       });
     }
     await guard.succeeded(keys);
+    ctx.cookies.set(deviceCookieName, knownDevices.remember(deviceCookie, form.email), {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: deviceCookieSecure,
+      path: '/',
+      overwrite: true,
+      maxAge: knownDeviceSeconds * 1000,
+    });
+    if (device && (await throttles.passwordPerAccount.isLocked(throttleKeys.email(form.email))))
+      await audit.record('signin.lock_spared', {
+        accountId: account.id,
+        clientId,
+        ip: ctx.ip,
+        details: { reason: 'known browser' },
+      });
 
     // An upstream identity waiting for this account's password (link policy `confirm`) is linked when the
     // sign-in finishes, after the second factor if the account has one: a password alone links nothing.

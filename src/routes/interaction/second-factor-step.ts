@@ -32,6 +32,18 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     return { interaction, state };
   }
 
+  /**
+   * A factor is enrolled during sign-in only after this sign-in's first factor: a step-up (an existing session,
+   * nobody asked for the password) never offers enrollment, or whoever sits at a signed-in browser could set up
+   * their own authenticator. It goes back to the login page instead.
+   */
+  function enrollAllowed(ctx: Context, loaded: { interaction: Interaction; state: SignInState }): boolean {
+    if (loaded.state.firstFactor) return true;
+    ctx.status = 303;
+    ctx.redirect(kit.url(loaded.interaction));
+    return false;
+  }
+
   async function renderVerify(ctx: Context, interaction: Interaction, error?: string) {
     ctx.type = 'html';
     ctx.body = pages.render('mfa-verify', {
@@ -59,20 +71,18 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     });
   }
 
-  /** The second factor adds `otp`/`mfa` to how the first factor was passed (`pwd`, or `fed` for an upstream). */
+  /**
+   * The second factor adds `otp`/`mfa` to how the first factor was passed (`pwd`, or `fed` for an upstream); for a
+   * step-up, to the factors the session already had (finishSignIn adds them).
+   */
   function finishWithSecondFactor(
     ctx: Context,
     interaction: Interaction,
     state: SignInState,
     factors: string[],
   ) {
-    return kit.finishSignIn(
-      ctx,
-      interaction,
-      state,
-      [state.firstFactor ?? 'pwd', ...factors],
-      kit.deps.acr.mfa,
-    );
+    const first = state.firstFactor ? [state.firstFactor] : [];
+    return kit.finishSignIn(ctx, interaction, state, [...first, ...factors], kit.deps.acr.mfa);
   }
 
   const guard = createAttemptGuard({
@@ -90,6 +100,7 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     const loaded = await loadWithState(ctx);
     if (!loaded) return;
     if (await mfa.isEnrolled(loaded.state.accountId)) return renderVerify(ctx, loaded.interaction);
+    if (!enrollAllowed(ctx, loaded)) return;
     return renderEnroll(ctx, loaded.interaction, loaded.state);
   });
 
@@ -122,7 +133,7 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
 
   router.post('/mfa/enroll', async (ctx) => {
     const loaded = await loadWithState(ctx);
-    if (!loaded) return;
+    if (!loaded || !enrollAllowed(ctx, loaded)) return;
     const { interaction, state } = loaded;
     const form = readCsrfForm(ctx, kit.deps.csrf, interaction.uid, codeForm);
     const codes = await mfa.confirmEnrollment(state.accountId, form.code);
@@ -151,7 +162,7 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
 
   router.post('/mfa/done', async (ctx) => {
     const loaded = await loadWithState(ctx);
-    if (!loaded) return;
+    if (!loaded || !enrollAllowed(ctx, loaded)) return;
     readCsrfForm(ctx, kit.deps.csrf, loaded.interaction.uid, csrfOnlyForm);
     if (!loaded.state.enrolled) return ctx.redirect(kit.url(loaded.interaction, 'mfa'));
     return finishWithSecondFactor(ctx, loaded.interaction, loaded.state, ['otp', 'mfa']);

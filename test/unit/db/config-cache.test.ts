@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import pino from 'pino';
-import { createConfigCache, invalidating } from '../../../src/db/config-cache.ts';
+import { cacheAreas, createConfigCache, invalidating, isCacheArea } from '../../../src/db/config-cache.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -115,5 +115,44 @@ describe('config cache', () => {
     await cache.get('rbac', 'account:1', load);
     expect(load).toHaveBeenCalledTimes(2);
     cache.close();
+  });
+  it('forgets every area at once when a notification may have been missed (the listener reconnected)', async () => {
+    const { cache } = cacheWithVersions({ clients: '1', idps: '1' });
+    await settle();
+    const clientLoad = jest.fn(async () => 'client');
+    const idpLoad = jest.fn(async () => ['github']);
+    await cache.get('clients', 'app', clientLoad);
+    await cache.get('idps', 'list:true', idpLoad);
+    cache.invalidateAll();
+    await cache.get('clients', 'app', clientLoad);
+    await cache.get('idps', 'list:true', idpLoad);
+    expect(clientLoad).toHaveBeenCalledTimes(2);
+    expect(idpLoad).toHaveBeenCalledTimes(2);
+    cache.close();
+  });
+
+  it('forgets a value still being read when its area is invalidated, so a stale read is never kept', async () => {
+    const { cache } = cacheWithVersions({ idps: '1' });
+    await settle();
+    let finish: (value: string[]) => void = () => undefined;
+    const stale = cache.get(
+      'idps',
+      'list:true',
+      () => new Promise<string[]>((resolve) => (finish = resolve)),
+    );
+    cache.invalidate('idps');
+    finish([]);
+    expect(await stale).toEqual([]);
+    const load = jest.fn(async () => ['github']);
+    expect(await cache.get('idps', 'list:true', load)).toEqual(['github']);
+    expect(load).toHaveBeenCalledTimes(1);
+    cache.close();
+  });
+
+  it('knows its areas by the names the version trigger notifies', () => {
+    expect(cacheAreas).toEqual(['clients', 'apis', 'rbac', 'accounts', 'idps']);
+    expect(isCacheArea('idps')).toBe(true);
+    expect(isCacheArea('idps; DROP TABLE')).toBe(false);
+    expect(isCacheArea('toString')).toBe(false);
   });
 });
