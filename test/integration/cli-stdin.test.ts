@@ -3,12 +3,10 @@
  * `--secret-stdin` and `--client-secret-stdin` read them from standard input instead. The value given there is the
  * one that works afterwards; an empty value, or both forms at once, is refused with exit code 2 and nothing written.
  */
+import { cliEnvironment } from '../support/gatehouse-process.ts';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { startTestGatehouse, testSecret, type TestGatehouse } from '../support/test-gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
 
 const mainScript = new URL('../../src/main.ts', import.meta.url).pathname;
 
@@ -58,13 +56,7 @@ async function clientCredentials(clientId: string, secret: string): Promise<numb
 
 beforeAll(async () => {
   gatehouse = await startTestGatehouse({ hot: 'memory' });
-  env = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'test',
-    DATABASE_URL: gatehouse.database.url,
-    GATEHOUSE_SECRET: testSecret,
-    GATEHOUSE_CONFIG_JSON: JSON.stringify({ dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-cli-stdin-')) }),
-  };
+  env = cliEnvironment(gatehouse.database.url);
 }, 60_000);
 
 afterAll(() => gatehouse.close());

@@ -1,10 +1,7 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
-import { runCli } from '../support/gatehouse-process.ts';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
-import { testSecret } from '../support/test-gatehouse.ts';
 
 /** The `gatehouse` command line as outside tooling drives it: the contract's shapes, --json, exit codes. */
 let database: TestDatabase;
@@ -21,13 +18,7 @@ async function count(table: string): Promise<number> {
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  env = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'test',
-    DATABASE_URL: database.url,
-    GATEHOUSE_SECRET: testSecret,
-    GATEHOUSE_CONFIG_JSON: JSON.stringify({ dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-cli-')) }),
-  };
+  env = cliEnvironment(database.url);
   const migrations = readdirSync(new URL('../../migrations/', import.meta.url)).map((file) =>
     file.replace(/\.sql$/, ''),
   );

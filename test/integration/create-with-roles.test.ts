@@ -1,7 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as oidc from 'openid-client';
 import { createAccountLibrary } from '../../src/libraries/accounts.ts';
 import { createClientLibrary } from '../../src/libraries/clients.ts';
 import { createPasswordPolicy } from '../../src/libraries/password-policy.ts';
@@ -9,7 +5,8 @@ import { createPasswordHasher } from '../../src/libraries/passwords.ts';
 import { createSecretBox } from '../../src/libraries/secret-box.ts';
 import { createAccountQueries } from '../../src/queries/account-queries.ts';
 import { createClientQueries } from '../../src/queries/client-queries.ts';
-import { runCli } from '../support/gatehouse-process.ts';
+import { adminApiToken } from '../support/admin-access.ts';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { startTestGatehouse, testSecret, type TestGatehouse } from '../support/test-gatehouse.ts';
 
 /**
@@ -47,7 +44,7 @@ const adminCall = (path: string, body: unknown) =>
 
 beforeAll(async () => {
   gh = await startTestGatehouse({ hot: 'memory' });
-  const { rbac, clients } = gh.gatehouse;
+  const { rbac } = gh.gatehouse;
   await rbac.createRole('editor', { permissions: ['things:write'] });
   await rbac.createRole('doomed');
   await rbac.createApi({ identifier: api, permissions: ['things:write'] });
@@ -60,32 +57,8 @@ beforeAll(async () => {
     CREATE TRIGGER refuse_doomed BEFORE INSERT ON account_roles FOR EACH ROW EXECUTE FUNCTION refuse_doomed();
     CREATE TRIGGER refuse_doomed BEFORE INSERT ON client_roles FOR EACH ROW EXECUTE FUNCTION refuse_doomed();
   `);
-  const secret = 'operator-secret-0123456789';
-  await clients.register({
-    id: 'operator',
-    secret,
-    redirectUris: [],
-    postLogoutRedirectUris: [],
-    grantTypes: ['client_credentials'],
-    public: false,
-    firstParty: false,
-    roles: ['admin'],
-  });
-  const operator = await oidc.discovery(
-    new URL(gh.url),
-    'operator',
-    undefined,
-    oidc.ClientSecretBasic(secret),
-    { execute: [oidc.allowInsecureRequests] },
-  );
-  token = (await oidc.clientCredentialsGrant(operator, { resource: `${gh.url}/admin` })).access_token;
-  env = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'test',
-    DATABASE_URL: gh.database.url,
-    GATEHOUSE_SECRET: testSecret,
-    GATEHOUSE_CONFIG_JSON: JSON.stringify({ dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-cli-')) }),
-  };
+  token = await adminApiToken(gh);
+  env = cliEnvironment(gh.database.url);
 }, 60_000);
 
 afterAll(() => gh.close());

@@ -1,10 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as oidc from 'openid-client';
 import { createRoleHolderQueries } from '../../src/queries/role-holder-queries.ts';
-import { runCli } from '../support/gatehouse-process.ts';
-import { startTestGatehouse, testSecret, type TestGatehouse } from '../support/test-gatehouse.ts';
+import { adminApiToken } from '../support/admin-access.ts';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
+import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
 
 /**
  * Directory data for policies (issue 14, step 1): accounts with a chosen `sub` and typed custom attributes,
@@ -33,35 +30,11 @@ const admin = (method: string, path: string, body?: unknown) =>
 
 beforeAll(async () => {
   gh = await startTestGatehouse({ hot: 'memory' });
-  const { rbac, clients } = gh.gatehouse;
+  const { rbac } = gh.gatehouse;
   await rbac.createRole('editor', { permissions: ['articles:read', 'articles:write'] });
   await rbac.createRole('auditor', { permissions: ['audit:read'] });
-  const secret = 'operator-secret-0123456789';
-  await clients.register({
-    id: 'operator',
-    secret,
-    redirectUris: [],
-    postLogoutRedirectUris: [],
-    grantTypes: ['client_credentials'],
-    public: false,
-    firstParty: false,
-    roles: ['admin'],
-  });
-  const operator = await oidc.discovery(
-    new URL(gh.url),
-    'operator',
-    undefined,
-    oidc.ClientSecretBasic(secret),
-    { execute: [oidc.allowInsecureRequests] },
-  );
-  token = (await oidc.clientCredentialsGrant(operator, { resource: `${gh.url}/admin` })).access_token;
-  env = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'test',
-    DATABASE_URL: gh.database.url,
-    GATEHOUSE_SECRET: testSecret,
-    GATEHOUSE_CONFIG_JSON: JSON.stringify({ dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-cli-')) }),
-  };
+  token = await adminApiToken(gh);
+  env = cliEnvironment(gh.database.url);
 }, 60_000);
 
 afterAll(() => gh.close());

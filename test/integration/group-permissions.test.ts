@@ -1,11 +1,8 @@
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCli } from '../support/gatehouse-process.ts';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { authorizeOverHttp, createHttpBrowser } from '../support/http-sign-in.ts';
-import { startTestGatehouse, testSecret, type TestGatehouse } from '../support/test-gatehouse.ts';
+import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
 
 /**
  * Roles and permissions held through nested groups and direct grants reach real tokens: JWT access tokens,
@@ -159,13 +156,7 @@ describe('a member of a nested group', () => {
 
 describe('a change made by another process (the CLI)', () => {
   it('reaches the running server: the group tables bump the rbac version', async () => {
-    const env = {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      DATABASE_URL: gh.database.url,
-      GATEHOUSE_SECRET: testSecret,
-      GATEHOUSE_CONFIG_JSON: JSON.stringify({ dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-cli-')) }),
-    };
+    const env = cliEnvironment(gh.database.url);
     const tokens = await signIn(member, { resource: reports });
     const introspect = async () =>
       (await oidc.tokenIntrospection(web, tokens.access_token)) as { permissions?: string[] };

@@ -27,6 +27,23 @@ export interface CliResult {
   json<T = Record<string, unknown>>(): T;
 }
 
+/**
+ * What a `gatehouse` command needs to act on a test's database, as an operator's shell would give it: test mode,
+ * the test secret, and a data directory of its own (so it never touches the repository's `.data/`).
+ */
+export function cliEnvironment(databaseUrl: string, config: Record<string, unknown> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    GATEHOUSE_SECRET: testSecret,
+    GATEHOUSE_CONFIG_JSON: JSON.stringify({
+      dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-cli-')),
+      ...config,
+    }),
+  };
+}
+
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [mainScript, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
