@@ -30,6 +30,7 @@ import { createConfigVersionQueries } from './queries/config-version-queries.ts'
 import { createQueries, type Queries } from './queries/create-queries.ts';
 import { createRouters } from './routes/create-routers.ts';
 import type { HotState } from './storage/hot-state.ts';
+import { rotatedRefreshTokenOfRequest } from './oidc/provider-internals.ts';
 
 export interface GatehouseDeps {
   pool: Pool;
@@ -75,6 +76,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     secret,
     onAudit: (type) => metrics.auditEvent(type),
     provider: () => host.get().current(),
+    rotatedRefreshToken: rotatedRefreshTokenOfRequest,
   });
   await ensureBuiltins(config, libraries);
   const inspector = createTokenInspector({

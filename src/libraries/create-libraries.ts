@@ -184,6 +184,8 @@ export function createServerLibraries(
   const libraries = createLibraries(config, pool, secret, {
     queries,
     cache: deps.cache,
+    /** The refresh token the current provider request rotates (`rotatedRefreshTokenOfRequest`). */
+    rotatedRefreshToken: () => string | undefined;
     onAudit: deps.onAudit,
     provider,
     log,
@@ -221,6 +223,7 @@ export function createServerLibraries(
     queries: queries.sessions,
     ledger: libraries.sessionLedger,
     adapterFor,
+    rotatedRefreshToken: deps.rotatedRefreshToken,
     provider,
     audit,
     log,

@@ -1,3 +1,5 @@
+import { Provider } from 'oidc-provider';
+
 /**
  * Typed access to what oidc-provider holds at run time but `@types/oidc-provider` leaves out. Every such reach
  * goes through here, so an upgrade of oidc-provider that moves one of them is found in one file (the same idea as
@@ -30,3 +32,15 @@ export const grantOfToken = (token: object): { grantId?: string; accountId?: str
 /** The apps a session signed in to, with the `sid` each was given: what a logout must tell. */
 export const sessionAuthorizationsOf = (session: unknown): Record<string, { sid?: string }> =>
   (session as { authorizations?: Record<string, { sid?: string }> } | undefined)?.authorizations ?? {};
+
+/**
+ * The refresh token the current oidc-provider request is rotating, if any: `RotatedRefreshToken` of the request
+ * context oidc-provider keeps in an AsyncLocalStorage (`Provider.ctx`), which the refresh_token grant sets just
+ * before it saves the successor.
+ */
+export function rotatedRefreshTokenOfRequest(): string | undefined {
+  const ctx = (
+    Provider as unknown as { ctx?: { oidc?: { entities?: { RotatedRefreshToken?: { jti?: string } } } } }
+  ).ctx;
+  return ctx?.oidc?.entities?.RotatedRefreshToken?.jti;
+}

@@ -15,6 +15,8 @@ export interface ModelAdapterDeps {
   sessions: SessionQueries;
   requestInfo: RequestInfoScope;
   reuseGraceSeconds: number;
+  /** The refresh token the current request rotates (the family of the one being saved; see postgres-adapter). */
+  rotatedRefreshToken: () => string | undefined;
   /** Client metadata as oidc-provider reads it (Gatehouse's clients table). */
   findClient: (id: string) => Promise<Record<string, unknown> | undefined>;
 }
@@ -48,7 +50,9 @@ export function createModelAdapters(deps: ModelAdapterDeps): (model: string) => 
       return createPostgresAdapter(model, {
         queries: deps.oidcModels,
         reuseGraceSeconds: deps.reuseGraceSeconds,
-        ...(model === 'RefreshToken' ? { idLength: refreshTokenIdLength } : {}),
+        ...(model === 'RefreshToken'
+          ? { idLength: refreshTokenIdLength, rotatedFrom: deps.rotatedRefreshToken }
+          : {}),
       });
     }
     const hot = deps.hotState.adapterFor(model);

@@ -1,4 +1,4 @@
-import { Provider, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { isStorableText } from '../db/text-safety.ts';
 import type { OidcModelQueries } from '../queries/oidc-model-queries.ts';
 
@@ -13,19 +13,10 @@ export interface PostgresAdapterOptions {
   /** Every id of the model has this length (see `refreshTokenIdLength`): others are not looked up at all. */
   idLength?: number;
   /**
-   * RefreshToken only: the id of the token the one being saved was rotated from. By default oidc-provider's
-   * `RotatedRefreshToken` of the current request (`Provider.ctx`, the request context oidc-provider keeps in an
-   * AsyncLocalStorage), which the refresh_token grant sets just before it saves the successor.
+   * RefreshToken only: the id of the token the one being saved was rotated from (the server passes
+   * `rotatedRefreshTokenOfRequest` of `src/oidc/provider-internals.ts`); none by default.
    */
   rotatedFrom?: () => string | undefined;
-}
-
-/** The refresh token the current oidc-provider request is rotating, if any. */
-function rotatedRefreshTokenOfRequest(): string | undefined {
-  const ctx = (
-    Provider as unknown as { ctx?: { oidc?: { entities?: { RotatedRefreshToken?: { jti?: string } } } } }
-  ).ctx;
-  return ctx?.oidc?.entities?.RotatedRefreshToken?.jti;
 }
 
 class NotApplicable extends Error {
@@ -57,12 +48,7 @@ class NotApplicable extends Error {
  */
 export function createPostgresAdapter(
   model: string,
-  {
-    queries,
-    reuseGraceSeconds,
-    idLength,
-    rotatedFrom = rotatedRefreshTokenOfRequest,
-  }: PostgresAdapterOptions,
+  { queries, reuseGraceSeconds, idLength, rotatedFrom = () => undefined }: PostgresAdapterOptions,
 ): Adapter {
   const refreshTokens = model === 'RefreshToken';
   const graceMs = refreshTokens ? reuseGraceSeconds * 1000 : 0;
