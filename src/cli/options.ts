@@ -57,3 +57,33 @@ export async function secretOption(
     );
   return value;
 }
+
+/**
+ * Attributes as given on the command line: `K=V` sets a string, `K:=JSON` a typed JSON value (`tier:=3`,
+ * `tags:='["a","b"]'`). The last value given for a name wins. Malformed ones are bad arguments (exit code 2).
+ */
+export function parseAttributes(given: readonly string[]): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const item of given) {
+    const split = item.indexOf('=');
+    if (split < 1)
+      throw invalidRequest(`--attribute ${item}: expected NAME=VALUE or NAME:=JSON`, 'attribute');
+    const typed = item[split - 1] === ':';
+    const name = item.slice(0, typed ? split - 1 : split);
+    const raw = item.slice(split + 1);
+    if (name === '') throw invalidRequest(`--attribute ${item}: the name is empty`, 'attribute');
+    if (!typed) {
+      attributes[name] = raw;
+      continue;
+    }
+    try {
+      attributes[name] = JSON.parse(raw) as unknown;
+    } catch (error) {
+      throw invalidRequest(
+        `--attribute ${name}:=${raw}: not JSON (${(error as Error).message}); for a string use ${name}=VALUE`,
+        `attributes.${name}`,
+      );
+    }
+  }
+  return attributes;
+}

@@ -2,12 +2,15 @@ import { Command } from 'commander';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import { registerAccessCommands } from './access-commands.ts';
 import { registerAuditCommand } from './audit-command.ts';
+import { registerAuthzCommands } from './authz-commands.ts';
 import { createCliContext, type CliContext } from './cli-context.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { registerGroupCommands } from './group-commands.ts';
 import { registerIdpCommands } from './idp-commands.ts';
 import { registerKeyCommands } from './key-commands.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
+import { registerPolicyCommands } from './policy-commands.ts';
+import { registerResourceCommands } from './resource-commands.ts';
 import { registerRoleCommands, registerUserRoleCommands } from './role-commands.ts';
 import { registerSecretCommands } from './secret-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
@@ -43,6 +46,9 @@ export function createProgram(loadConfig: () => GatehouseConfig): Command {
   registerAuditCommand(program, getContext);
   registerSecretCommands(program, getContext);
   registerIdpCommands(program, getContext);
+  registerPolicyCommands(program, getContext);
+  registerResourceCommands(program, getContext);
+  registerAuthzCommands(program, getContext);
 
   // Subcommands inherit the error behaviour: argument errors throw instead of exiting.
   const inherit = (command: Command) => {

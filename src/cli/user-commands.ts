@@ -1,37 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { invalidRequest } from '../errors/app-error.ts';
-import { collect, secretOption, stdinHelp, table } from './options.ts';
-
-/**
- * Attributes as given on the command line: `K=V` sets a string, `K:=JSON` a typed JSON value (`tier:=3`,
- * `tags:='["a","b"]'`). The last value given for a name wins. Malformed ones are bad arguments (exit code 2).
- */
-export function parseAttributes(given: readonly string[]): Record<string, unknown> {
-  const attributes: Record<string, unknown> = {};
-  for (const item of given) {
-    const split = item.indexOf('=');
-    if (split < 1)
-      throw invalidRequest(`--attribute ${item}: expected NAME=VALUE or NAME:=JSON`, 'attribute');
-    const typed = item[split - 1] === ':';
-    const name = item.slice(0, typed ? split - 1 : split);
-    const raw = item.slice(split + 1);
-    if (name === '') throw invalidRequest(`--attribute ${item}: the name is empty`, 'attribute');
-    if (!typed) {
-      attributes[name] = raw;
-      continue;
-    }
-    try {
-      attributes[name] = JSON.parse(raw) as unknown;
-    } catch (error) {
-      throw invalidRequest(
-        `--attribute ${name}:=${raw}: not JSON (${(error as Error).message}); for a string use ${name}=VALUE`,
-        `attributes.${name}`,
-      );
-    }
-  }
-  return attributes;
-}
+import { collect, parseAttributes, secretOption, stdinHelp, table } from './options.ts';
 
 export function registerUserCommands(program: Command, context: () => CliContext): void {
   const user = program.command('user').description('manage user accounts');
@@ -219,19 +189,30 @@ export function registerUserCommands(program: Command, context: () => CliContext
 
   user
     .command('reset-mfa')
-    .description("remove an account's second factor and recovery codes (recorded in the audit log)")
+    .description(
+      "remove an account's authenticator app and recovery codes, and with --passkeys its passkeys (recorded in the audit log)",
+    )
     .requiredOption('--email <email>', 'account email')
-    .action(async (options: { email: string }) => {
+    .option('--passkeys', 'also remove every passkey (a lost device)', false)
+    .action(async (options: { email: string; passkeys: boolean }) => {
       const cli = context();
-      const removed = await cli.withRuntime(async ({ libraries }) => {
+      const { removed, passkeys } = await cli.withRuntime(async ({ libraries }) => {
         const account = await libraries.accounts.getByEmail(options.email);
         const reset = await libraries.mfa.reset(account.id);
-        if (reset) await libraries.audit.record('mfa.removed', { accountId: account.id, actor: 'cli' });
-        return reset;
+        const removedPasskeys = options.passkeys ? await libraries.mfa.removePasskeys(account.id) : 0;
+        if (reset || removedPasskeys > 0)
+          await libraries.audit.record('mfa.removed', {
+            accountId: account.id,
+            actor: 'cli',
+            ...(removedPasskeys > 0 ? { details: { passkeys: removedPasskeys } } : {}),
+          });
+        return { removed: reset || removedPasskeys > 0, passkeys: removedPasskeys };
       });
       cli.print(
-        { email: options.email, removed },
-        removed ? `removed the second factor of ${options.email}` : `${options.email} had no second factor`,
+        { email: options.email, removed, passkeys },
+        removed
+          ? `removed the second factor of ${options.email}${passkeys > 0 ? ` and ${passkeys} passkey(s)` : ''}`
+          : `${options.email} had no second factor`,
       );
     });
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 
 /** The areas of the cache, named as in the `config_versions` table (and the notifications of migration 011). */
-export const cacheAreas = ['clients', 'apis', 'rbac', 'accounts', 'idps'] as const;
+export const cacheAreas = ['clients', 'apis', 'rbac', 'accounts', 'idps', 'policies', 'resources'] as const;
 export type CacheArea = (typeof cacheAreas)[number];
 
 export function isCacheArea(name: string): name is CacheArea {

@@ -24,12 +24,19 @@ export type AuditEventType =
   | 'session.revoked'
   | 'admin.change'
   | 'directory.changed'
+  | 'policy.changed'
+  | 'resource.changed'
   | 'keys.rotated'
   | 'secrets.reencrypted'
   | 'federation.linked'
   | 'federation.unlinked'
   | 'federation.callback_refused'
-  | 'federation.roles_changed';
+  | 'federation.roles_changed'
+  | 'passkey.registered'
+  | 'passkey.renamed'
+  | 'passkey.removed'
+  | 'passkey.failed'
+  | 'passkey.locked';
 
 export interface AuditEvent {
   id: string;

@@ -7,6 +7,7 @@ import type { HotState } from '../storage/hot-state.ts';
 import { createModelAdapters } from '../storage/model-adapters.ts';
 import { createAccountLibrary } from './accounts.ts';
 import { createAuditLog } from './audit.ts';
+import { createAuthzLibraries } from './authz/create-authz.ts';
 import { createClientLibrary } from './clients.ts';
 import { noConfigCache, type ConfigCache } from '../db/config-cache.ts';
 import { createCsrfTokens } from './csrf.ts';
@@ -15,6 +16,7 @@ import { createKnownDevices } from './known-devices.ts';
 import { createFederation } from './federation.ts';
 import { createIdentityProviderLibrary } from './identity-providers.ts';
 import { createMfaLibrary } from './mfa.ts';
+import { createPasskeyLibrary } from './passkeys.ts';
 import { createPageRenderer } from './page-renderer.ts';
 import { createPasswordPolicy, loadCommonPasswords } from './password-policy.ts';
 import { createPasswordHasher } from './passwords.ts';
@@ -114,8 +116,12 @@ export function createLibraries(
     secretBox,
     recoveryCodeKeys: async () => [await dataKeys.get('recovery codes'), ...legacyRecoveryCodeKeys],
     issuerName: new URL(config.issuer).host,
+    passkeyCount: queries.passkeys.countFor,
+    removePasskeys: queries.passkeys.deleteAllFor,
   });
   const audit = createAuditLog(queries.audit, options.onAudit);
+  // The policy decision point: policies, resources, decisions (issue 14).
+  const authz = createAuthzLibraries({ pool, queries, audit });
   const sessionLedger = createSessionLedger(queries.sessions);
   // Same rule as oidc-provider's own requests (src/oidc/outgoing-fetch.ts): in production no special-use addresses
   // but those of outgoing.allowHosts.
@@ -153,6 +159,7 @@ export function createLibraries(
     rbac,
     mfa,
     audit,
+    authz,
     sessionLedger,
     upstream,
     identityProviders,
@@ -178,14 +185,14 @@ export function createServerLibraries(
     onAudit: (type: string) => void;
     /** The running provider; called only once the server runs, never while building. */
     provider: () => Provider;
+    /** The refresh token the current provider request rotates (`rotatedRefreshTokenOfRequest`). */
+    rotatedRefreshToken: () => string | undefined;
   },
 ) {
   const { pool, queries, hotState, log, secret, provider } = deps;
   const libraries = createLibraries(config, pool, secret, {
     queries,
     cache: deps.cache,
-    /** The refresh token the current provider request rotates (`rotatedRefreshTokenOfRequest`). */
-    rotatedRefreshToken: () => string | undefined;
     onAudit: deps.onAudit,
     provider,
     log,
@@ -217,13 +224,20 @@ export function createServerLibraries(
     sessions: queries.sessions,
     requestInfo,
     reuseGraceSeconds: config.refreshToken.reuseGraceSeconds,
+    rotatedRefreshToken: deps.rotatedRefreshToken,
     findClient: (id) => clients.findProviderMetadata(id),
+  });
+  const passkeys = createPasskeyLibrary({
+    pool,
+    queries: queries.passkeys,
+    store: hotState.keyValue,
+    issuer: config.issuer,
+    rpName: 'Gatehouse',
   });
   const sessions = createSessionManagement({
     queries: queries.sessions,
     ledger: libraries.sessionLedger,
     adapterFor,
-    rotatedRefreshToken: deps.rotatedRefreshToken,
     provider,
     audit,
     log,
@@ -239,6 +253,7 @@ export function createServerLibraries(
     requestInfo,
     adapterFor,
     sessions,
+    passkeys,
   };
 }
 

@@ -44,6 +44,10 @@ export function createMfaLibrary(deps: {
    */
   recoveryCodeKeys: () => Promise<readonly Buffer[]>;
   issuerName: string;
+  /** How many passkeys an account has (a passkey is a second factor too); none when not given. */
+  passkeyCount?: (accountId: string) => Promise<number>;
+  /** Removes every passkey of an account, returning how many (an operator's reset). */
+  removePasskeys?: (accountId: string) => Promise<number>;
 }) {
   const { queries, secretBox } = deps;
   const hashRecoveryCode = (key: Buffer, code: string) =>
@@ -78,6 +82,15 @@ export function createMfaLibrary(deps: {
 
     async isEnrolled(accountId: string): Promise<boolean> {
       return !!(await queries.findFactor(accountId))?.confirmed_at;
+    },
+
+    /**
+     * Whether the account has any second factor: a confirmed authenticator app or a passkey. What decides whether a
+     * sign-in asks for one (`isEnrolled` is the authenticator app alone, for the pages that manage it).
+     */
+    async hasSecondFactor(accountId: string): Promise<boolean> {
+      if ((await queries.findFactor(accountId))?.confirmed_at) return true;
+      return ((await deps.passkeyCount?.(accountId)) ?? 0) > 0;
     },
 
     isRequired: (accountId: string, clientId: string | undefined) => queries.mfaRequired(accountId, clientId),
@@ -154,6 +167,10 @@ export function createMfaLibrary(deps: {
       const removedCodes = await queries.deleteRecoveryCodes(accountId);
       return removedFactor || removedCodes > 0;
     },
+
+    /** Removes every passkey of the account (its device lost); returns how many there were. */
+    removePasskeys: async (accountId: string): Promise<number> =>
+      (await deps.removePasskeys?.(accountId)) ?? 0,
 
     async setRoleRequired(roleName: string, required: boolean): Promise<void> {
       if (!(await queries.setRoleMfaRequired(roleName, required)))

@@ -1,10 +1,13 @@
 import { invalidating, type ConfigCache } from '../db/config-cache.ts';
 import type { AccountQueries } from './account-queries.ts';
 import type { ApiResourceQueries } from './api-resource-queries.ts';
+import type { AuthzDirectoryQueries, GroupNode } from './authz-directory-queries.ts';
 import type { ClientQueries } from './client-queries.ts';
 import type { FederationQueries } from './federation-queries.ts';
 import type { GroupQueries } from './group-queries.ts';
 import type { MfaQueries } from './mfa-queries.ts';
+import type { PolicyQueries, PolicyVersionRow } from './policy-queries.ts';
+import type { ResourceQueries, ResourceRow } from './resource-queries.ts';
 import type { RoleQueries } from './role-queries.ts';
 
 // The reads below are the ones on hot paths (token, introspection and userinfo requests). Every write of the same
@@ -117,5 +120,52 @@ export function cacheMfaQueries(queries: MfaQueries, cache: ConfigCache): MfaQue
     ...queries,
     setRoleMfaRequired: invalidating(cache, 'rbac')(queries.setRoleMfaRequired),
     setClientMfaRequired: invalidating(cache, 'clients')(queries.setClientMfaRequired),
+  };
+}
+
+/**
+ * The active policy set is read at every decision: cached in the `policies` area (migration 014's trigger tells
+ * every process when a version is added). "No policy set" is cached too, as `row: null`.
+ */
+export function cachePolicyQueries(queries: PolicyQueries, cache: ConfigCache): PolicyQueries {
+  return {
+    ...queries,
+    active: async () => {
+      const held = await cache.getShared('policies', 'active', async () => ({
+        row: (await queries.active()) ?? null,
+      }));
+      return (held?.row ?? undefined) as PolicyVersionRow | undefined;
+    },
+    insert: invalidating(cache, 'policies')(queries.insert),
+  };
+}
+
+/** A resource with its stored ancestors, as an evaluation loads it (an unknown one too: an empty list). */
+export function cacheResourceQueries(queries: ResourceQueries, cache: ConfigCache): ResourceQueries {
+  const write = invalidating(cache, 'resources');
+  return {
+    ...queries,
+    findWithAncestors: (type, id) =>
+      cache.getShared('resources', `${type}\u0000${id}`, () =>
+        queries.findWithAncestors(type, id),
+      ) as Promise<ResourceRow[]>,
+    upsert: write(queries.upsert),
+    delete: write(queries.delete),
+    share: write(queries.share),
+    unshare: write(queries.unshare),
+  };
+}
+
+/** The group graph is part of the rbac area (migration 013's triggers); client existence of the clients area. */
+export function cacheAuthzDirectoryQueries(
+  queries: AuthzDirectoryQueries,
+  cache: ConfigCache,
+): AuthzDirectoryQueries {
+  return {
+    groupGraph: () =>
+      cache.getShared('rbac', 'authz:groups', () => queries.groupGraph()) as Promise<GroupNode[]>,
+    clientExists: async (clientId) =>
+      (await cache.getShared('clients', `authz:exists:${clientId}`, () => queries.clientExists(clientId))) ===
+      true,
   };
 }

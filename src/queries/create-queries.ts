@@ -2,13 +2,17 @@ import type { Queryable } from '../db/pg-pool.ts';
 import { createAccountQueries } from './account-queries.ts';
 import { createApiResourceQueries } from './api-resource-queries.ts';
 import { createAuditQueries } from './audit-queries.ts';
+import { createAuthzDirectoryQueries } from './authz-directory-queries.ts';
 import {
   cacheAccountQueries,
   cacheApiResourceQueries,
+  cacheAuthzDirectoryQueries,
   cacheClientQueries,
   cacheFederationQueries,
   cacheGroupQueries,
   cacheMfaQueries,
+  cachePolicyQueries,
+  cacheResourceQueries,
   cacheRoleQueries,
 } from './cached-queries.ts';
 import { createClientQueries } from './client-queries.ts';
@@ -17,6 +21,9 @@ import { createGroupQueries } from './group-queries.ts';
 import { createMfaQueries } from './mfa-queries.ts';
 import { createDataKeyQueries } from './data-key-queries.ts';
 import { createOidcModelQueries } from './oidc-model-queries.ts';
+import { createPolicyQueries } from './policy-queries.ts';
+import { createResourceQueries } from './resource-queries.ts';
+import { createPasskeyQueries } from './passkey-queries.ts';
 import { createRoleHolderQueries } from './role-holder-queries.ts';
 import { createRoleQueries } from './role-queries.ts';
 import { createSealedValueQueries } from './sealed-value-queries.ts';
@@ -36,12 +43,16 @@ export function createQueries(db: Queryable, cache: ConfigCache, options: { prep
     accounts: cacheAccountQueries(createAccountQueries(db), cache),
     apiResources: cacheApiResourceQueries(createApiResourceQueries(db), cache),
     audit: createAuditQueries(db),
+    authzDirectory: cacheAuthzDirectoryQueries(createAuthzDirectoryQueries(db), cache),
     clients: cacheClientQueries(createClientQueries(db), cache),
     dataKeys: createDataKeyQueries(db),
     federation: cacheFederationQueries(createFederationQueries(db), cache),
     groups: cacheGroupQueries(createGroupQueries(db), cache),
     mfa: cacheMfaQueries(createMfaQueries(db), cache),
     oidcModels: createOidcModelQueries(db, options),
+    policies: cachePolicyQueries(createPolicyQueries(db), cache),
+    resources: cacheResourceQueries(createResourceQueries(db), cache),
+    passkeys: createPasskeyQueries(db),
     roleHolders: createRoleHolderQueries(db),
     roles: cacheRoleQueries(createRoleQueries(db), cache),
     sealedValues: createSealedValueQueries(db),

@@ -46,10 +46,12 @@ export function createRouters(
     upstream,
     pages,
     csrf,
+    passkeys,
   } = libraries;
   const interactionRouter = createInteractionRouter({
     provider: () => providerHost.current(),
     accounts,
+    passkeys,
     pages,
     csrf,
     mfa,
@@ -115,6 +117,7 @@ function buildAccountRouter(config: GatehouseConfig, libraries: ServerLibraries,
     passwordMinLength: config.passwords.minLength,
     federation,
     identityProviders,
+    passkeys: libraries.passkeys,
   });
 }
 

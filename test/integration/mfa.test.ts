@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrateDatabase } from '../../src/db/migrate.ts';
 import { createPool, type Pool } from '../../src/db/pg-pool.ts';
@@ -6,6 +7,8 @@ import { createLibraries, type Libraries } from '../../src/libraries/create-libr
 import { totpCodeAt } from '../../src/libraries/totp.ts';
 import { reencryptSecrets } from '../../src/libraries/secret-rotation.ts';
 import { createSealedValueQueries } from '../../src/queries/sealed-value-queries.ts';
+import { createPasskeyQueries } from '../../src/queries/passkey-queries.ts';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
 import { silentLog, testSecret } from '../support/test-gatehouse.ts';
 
@@ -172,5 +175,38 @@ describe('a rotation of the root secret', () => {
     // New codes made after the rotation work too.
     const [fresh] = await after.mfa.regenerateRecoveryCodes(account.id);
     expect(await after.mfa.verify(account.id, fresh!)).toBe('recovery_code');
+  });
+});
+
+describe('an operator reset of a lost device', () => {
+  it('removes the passkeys with user reset-mfa --passkeys, and only with it, recording how many', async () => {
+    const account = await newAccount('lost-device');
+    const passkeys = createPasskeyQueries(pool);
+    for (const name of ['phone', 'laptop'])
+      await passkeys.insert({
+        accountId: account.id,
+        credentialId: randomBytes(16).toString('base64url'),
+        publicKey: randomBytes(77),
+        counter: 0,
+        transports: ['internal'],
+        deviceType: 'multiDevice',
+        backedUp: true,
+        userVerified: true,
+        name,
+      });
+    const env = cliEnvironment(database.url);
+    const plain = await runCli(['user', 'reset-mfa', '--email', account.email, '--json'], env);
+    expect(plain.json()).toMatchObject({ removed: false, passkeys: 0 });
+    expect(await passkeys.countFor(account.id)).toBe(2);
+    const reset = await runCli(['user', 'reset-mfa', '--email', account.email, '--passkeys', '--json'], env);
+    expect(reset.code).toBe(0);
+    expect(reset.json()).toMatchObject({ removed: true, passkeys: 2 });
+    expect(await passkeys.countFor(account.id)).toBe(0);
+    const audit = await libraries.audit.list({
+      since: new Date(0),
+      type: 'mfa.removed',
+      accountId: account.id,
+    });
+    expect(audit).toEqual([expect.objectContaining({ actor: 'cli', details: { passkeys: 2 } })]);
   });
 });

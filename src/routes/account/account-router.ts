@@ -10,6 +10,7 @@ import type { IdentityProviderLibrary } from '../../libraries/identity-providers
 import type { AuditLog } from '../../libraries/audit.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
+import type { PasskeyLibrary } from '../../libraries/passkeys.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { KeyValueStore } from '../../storage/hot-state.ts';
@@ -17,6 +18,7 @@ import { csrfOnlyForm, noStore, readCsrfForm } from '../forms.ts';
 import type { AccountClient } from './account-client.ts';
 import { registerAccountIdentities } from './account-identities.ts';
 import { registerAccountMfa } from './account-mfa.ts';
+import { registerAccountPasskeys } from './account-passkeys.ts';
 import { registerAccountPassword } from './account-password.ts';
 import { registerAccountSessions } from './account-sessions.ts';
 import {
@@ -49,6 +51,7 @@ export interface AccountRouterDeps {
   passwordMinLength: number;
   federation: Federation;
   identityProviders: IdentityProviderLibrary;
+  passkeys: PasskeyLibrary;
 }
 
 interface PendingSignIn {
@@ -193,9 +196,12 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     if (authTime === undefined || authTime < reauth.requestedAt - clockToleranceSeconds)
       return 'Gatehouse did not confirm that you signed in again. Start again.';
     const account = await deps.accounts.findById(accountId);
-    if (account?.hasPassword && !amr.includes('pwd'))
+    // A passkey whose authenticator verified the person (`hwk`/`swk` with `user`) proves at least what the password
+    // does, and cannot be phished: it counts as signing in again.
+    const verifiedPasskey = (amr.includes('hwk') || amr.includes('swk')) && amr.includes('user');
+    if (account?.hasPassword && !amr.includes('pwd') && !verifiedPasskey)
       return 'To make this change, sign in again with your password, not through another account. Start again.';
-    if (!amr.includes('mfa') && (await deps.mfa.isEnrolled(accountId)))
+    if (!amr.includes('mfa') && (await deps.mfa.hasSecondFactor(accountId)))
       return 'To make this change, sign in again with your second factor too. Start again.';
     return undefined;
   }
@@ -356,6 +362,15 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   });
 
   registerAccountMfa(router, { mfa: deps.mfa, audit: deps.audit, pages, csrf, ...guard });
+  registerAccountPasskeys(router, {
+    passkeys: deps.passkeys,
+    accounts: deps.accounts,
+    federation: deps.federation,
+    audit: deps.audit,
+    pages,
+    csrf,
+    ...guard,
+  });
   registerAccountIdentities(router, {
     accounts: deps.accounts,
     federation: deps.federation,

@@ -7,6 +7,7 @@ import type { AuditLog } from '../../libraries/audit.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { KnownDevices } from '../../libraries/known-devices.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
+import type { PasskeyLibrary } from '../../libraries/passkeys.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { RbacLibrary } from '../../libraries/rbac.ts';
 import type { Federation } from '../../libraries/federation.ts';
@@ -25,6 +26,8 @@ export interface InteractionDeps {
   provider: () => Provider;
   accounts: AccountLibrary;
   mfa: MfaLibrary;
+  /** Passkeys: passwordless sign-in on the login page, and a second factor. */
+  passkeys: PasskeyLibrary;
   audit: AuditLog;
   pages: PageRenderer;
   csrf: CsrfTokens;
@@ -67,7 +70,10 @@ export interface SignInState {
   session?: { amr: string[]; loginTs: number | undefined };
   /** Set once an enrollment during sign-in is confirmed: the recovery codes were shown, sign-in may finish. */
   enrolled?: boolean;
-  /** How the first factor was passed: a password, or an upstream identity provider. */
+  /**
+   * How the first factor was passed: a password, or an upstream identity provider. (A passwordless passkey sign-in
+   * passes both factors at once and never stores a state.)
+   */
   firstFactor?: 'pwd' | 'fed';
   /** The upstream that signed the person in, for the `idp` claim. */
   idp?: string;
@@ -88,6 +94,15 @@ export interface LinkOffer {
   idpId: string;
   profile: UpstreamProfile;
 }
+
+/**
+ * What a passkey challenge of an interaction is bound to (`PasskeyLibrary`): the login page's (passwordless) and the
+ * second-factor page's are apart, so an answer to one page's challenge is worth nothing on the other.
+ */
+export const passkeyBinding = {
+  login: (uid: string) => `interaction:${uid}:login`,
+  secondFactor: (uid: string) => `interaction:${uid}:mfa`,
+};
 
 /** What every interaction step needs: the current interaction, finishing it, and the sign-in state. */
 export function createInteractionKit(deps: InteractionDeps) {
@@ -161,7 +176,7 @@ export function createInteractionKit(deps: InteractionDeps) {
     ): Promise<void> {
       const clientId = String(interaction.params.client_id);
       if (
-        (await deps.mfa.isEnrolled(state.accountId)) ||
+        (await deps.mfa.hasSecondFactor(state.accountId)) ||
         (await deps.mfa.isRequired(state.accountId, clientId))
       ) {
         await this.state.set(interaction.uid, { ...state, stepUp: false });

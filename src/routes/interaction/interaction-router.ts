@@ -12,6 +12,7 @@ import { createInteractionKit, type Interaction, type InteractionDeps } from './
 import { registerLoginStep, renderLogin } from './login-step.ts';
 import { registerFederationStep } from './federation-step.ts';
 import { registerSecondFactorStep } from './second-factor-step.ts';
+import { registerPasskeyStep } from './passkey-step.ts';
 import { stepUpChecks } from '../../vocabulary/interaction-paths.ts';
 import { deviceCodeOf } from '../../oidc/provider-internals.ts';
 
@@ -46,7 +47,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       case 'login':
         if (
           needsOnlySecondFactor(interaction) &&
-          (await deps.mfa.isEnrolled(interaction.session!.accountId!))
+          (await deps.mfa.hasSecondFactor(interaction.session!.accountId!))
         ) {
           // Step-up: the session's account proves a factor it has. (An account without one signs in again in
           // full, password first, before it may enroll one.)
@@ -79,6 +80,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
 
   registerLoginStep(router, kit);
   registerSecondFactorStep(router, kit);
+  registerPasskeyStep(router, kit);
   registerConsentStep(router, kit);
   if (deps.federation) registerFederationStep(router, kit, deps.federation);
   return router;

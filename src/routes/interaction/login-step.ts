@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { textField } from '../forms.ts';
-import type { Interaction, InteractionKit } from './interaction-kit.ts';
+import { passkeyBinding, type Interaction, type InteractionKit } from './interaction-kit.ts';
 import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
 import { createAttemptGuard } from '../attempt-guard.ts';
 import { knownDeviceSeconds } from '../../libraries/known-devices.ts';
@@ -34,6 +34,13 @@ export async function renderLogin(
     csrf: kit.csrfFor(interaction),
     action: kit.url(interaction, 'login'),
     abortAction: kit.url(interaction, 'abort'),
+    // A passwordless sign-in with a discoverable passkey: a challenge for this interaction's login page.
+    passkey: {
+      action: kit.url(interaction, 'passkey'),
+      options: JSON.stringify(
+        await kit.deps.passkeys.authenticationOptions(passkeyBinding.login(interaction.uid)),
+      ),
+    },
     upstreams: upstreams.map((upstream) => ({
       name: upstream.name,
       action: kit.url(interaction, `federation/${upstream.id}`),

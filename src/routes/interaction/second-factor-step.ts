@@ -3,7 +3,13 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { qrCodeDataUri } from '../../libraries/qr-code.ts';
 import { csrfOnlyForm, readCsrfForm, textField } from '../forms.ts';
-import type { Interaction, InteractionKit, SignInState } from './interaction-kit.ts';
+import {
+  passkeyBinding,
+  type Interaction,
+  type InteractionKit,
+  type SignInState,
+} from './interaction-kit.ts';
+import { passkeyForm } from './passkey-step.ts';
 import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
 import { createAttemptGuard } from '../attempt-guard.ts';
 
@@ -15,7 +21,7 @@ const codeForm = z.object({ csrf: textField(100), code: textField(64) });
  * (`acr_values`) or whose role/client requires it passes this step without typing the password again.
  */
 export function registerSecondFactorStep(router: Router, kit: InteractionKit): void {
-  const { accounts, mfa, audit, throttles, pages } = kit.deps;
+  const { accounts, mfa, passkeys, audit, throttles, pages } = kit.deps;
 
   async function loadWithState(
     ctx: Context,
@@ -44,15 +50,28 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     return false;
   }
 
-  async function renderVerify(ctx: Context, interaction: Interaction, error?: string) {
+  /** The factors the account has: a code (authenticator app, recovery codes) and/or its passkeys. */
+  async function renderVerify(ctx: Context, interaction: Interaction, state: SignInState, error?: string) {
+    const accountId = state.accountId;
+    const codes = (await mfa.isEnrolled(accountId)) || (await mfa.remainingRecoveryCodes(accountId)) > 0;
+    const hasPasskeys = (await passkeys.count(accountId)) > 0;
     ctx.type = 'html';
     ctx.body = pages.render('mfa-verify', {
       title: 'Two-step verification',
       clientName: await kit.clientName(interaction),
       error,
       csrf: kit.csrfFor(interaction),
+      codes,
       action: kit.url(interaction, 'mfa'),
       abortAction: kit.url(interaction, 'abort'),
+      passkey: hasPasskeys
+        ? {
+            action: kit.url(interaction, 'mfa/passkey'),
+            options: JSON.stringify(
+              await passkeys.authenticationOptions(passkeyBinding.secondFactor(interaction.uid), accountId),
+            ),
+          }
+        : undefined,
     });
   }
 
@@ -99,7 +118,8 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
   router.get('/mfa', async (ctx) => {
     const loaded = await loadWithState(ctx);
     if (!loaded) return;
-    if (await mfa.isEnrolled(loaded.state.accountId)) return renderVerify(ctx, loaded.interaction);
+    if (await mfa.hasSecondFactor(loaded.state.accountId))
+      return renderVerify(ctx, loaded.interaction, loaded.state);
     if (!enrollAllowed(ctx, loaded)) return;
     return renderEnroll(ctx, loaded.interaction, loaded.state);
   });
@@ -112,12 +132,12 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
     const clientId = String(interaction.params.client_id);
     const keys = keysFor(ctx, state);
     const refused = await guard.admit(ctx, keys);
-    if (refused) return renderVerify(ctx, interaction, refused.message);
+    if (refused) return renderVerify(ctx, interaction, state, refused.message);
 
     const factor = await mfa.verify(state.accountId, form.code);
     if (!factor) {
       await guard.failed(keys, { accountId: state.accountId, clientId, ip: ctx.ip });
-      return renderVerify(ctx, interaction, 'That code is not right. Check your app and try again.');
+      return renderVerify(ctx, interaction, state, 'That code is not right. Check your app and try again.');
     }
     await guard.succeeded(keys);
     await audit.record(factor === 'otp' ? 'mfa.verified' : 'mfa.recovery_code_used', {
@@ -129,6 +149,48 @@ export function registerSecondFactorStep(router: Router, kit: InteractionKit): v
         : {}),
     });
     return finishWithSecondFactor(ctx, interaction, state, factor === 'otp' ? ['otp', 'mfa'] : ['mfa']);
+  });
+
+  /**
+   * A passkey as the second factor: one of this account's passkeys (the challenge allows no other), answering this
+   * page's challenge once. `amr` gets `hwk` or `swk`, `user` when the authenticator verified the person, and `mfa`.
+   */
+  router.post('/mfa/passkey', async (ctx) => {
+    const loaded = await loadWithState(ctx);
+    if (!loaded) return;
+    const { interaction, state } = loaded;
+    const form = readCsrfForm(ctx, kit.deps.csrf, interaction.uid, passkeyForm);
+    const clientId = String(interaction.params.client_id);
+    const keys = keysFor(ctx, state);
+    const refused = await guard.admit(ctx, keys);
+    if (refused) return renderVerify(ctx, interaction, state, refused.message);
+    const outcome = await passkeys.authenticate(
+      passkeyBinding.secondFactor(interaction.uid),
+      form.credential,
+    );
+    if (outcome.kind === 'refused' || outcome.value.accountId !== state.accountId) {
+      await guard.failed(keys, {
+        accountId: state.accountId,
+        clientId,
+        ip: ctx.ip,
+        details: { method: 'passkey', ...(outcome.kind === 'refused' ? { reason: outcome.reason } : {}) },
+      });
+      ctx.status = 400;
+      return renderVerify(
+        ctx,
+        interaction,
+        state,
+        outcome.kind === 'refused' ? outcome.reason : 'This passkey is not one of your account.',
+      );
+    }
+    await guard.succeeded(keys);
+    await audit.record('mfa.verified', {
+      accountId: state.accountId,
+      clientId,
+      ip: ctx.ip,
+      details: { method: 'passkey', amr: outcome.value.amr },
+    });
+    return finishWithSecondFactor(ctx, interaction, state, [...outcome.value.amr, 'mfa']);
   });
 
   router.post('/mfa/enroll', async (ctx) => {

@@ -150,7 +150,7 @@ describe('config cache', () => {
   });
 
   it('knows its areas by the names the version trigger notifies', () => {
-    expect(cacheAreas).toEqual(['clients', 'apis', 'rbac', 'accounts', 'idps']);
+    expect(cacheAreas).toEqual(['clients', 'apis', 'rbac', 'accounts', 'idps', 'policies', 'resources']);
     expect(isCacheArea('idps')).toBe(true);
     expect(isCacheArea('idps; DROP TABLE')).toBe(false);
     expect(isCacheArea('toString')).toBe(false);

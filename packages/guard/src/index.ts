@@ -1,0 +1,42 @@
+export {
+  anyPermission,
+  authenticated,
+  createGuard,
+  extractToken,
+  formatChallenge,
+  permission,
+  requestUrl,
+  scope,
+  type ExtractedToken,
+  type Guard,
+  type GuardDecision,
+  type GuardDPoPOptions,
+  type GuardOptions,
+  type GuardRefusal,
+  type GuardRequest,
+  type Requirement,
+} from './core.ts';
+export {
+  accessTokenHash,
+  checkDPoPProof,
+  createMemoryReplayCache,
+  createRedisReplayCache,
+  defaultDPoPAlgorithms,
+  type DPoPExpectation,
+  type DPoPProofOptions,
+  type DPoPProofResult,
+  type DPoPReplayCache,
+  type RedisSetNx,
+} from './dpop.ts';
+export { IssuerUnavailableError, type AccessTokenVerifier, type GuardAuth } from './types.ts';
+export {
+  confirmationOf,
+  createDiscovery,
+  createIntrospectionVerifier,
+  createJwtVerifier,
+  createMemoryIntrospectionCache,
+  type IntrospectionCache,
+  type IntrospectionVerifierOptions,
+  type IssuerMetadata,
+  type JwtVerifierOptions,
+} from './verifiers.ts';

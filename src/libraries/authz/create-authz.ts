@@ -1,0 +1,32 @@
+import type { Pool } from '../../db/pg-pool.ts';
+import type { Queries } from '../../queries/create-queries.ts';
+import type { AuditLog } from '../audit.ts';
+import { createDecisionLibrary } from './decisions.ts';
+import { createPolicyLibrary } from './policies.ts';
+import { createResourceLibrary } from './resources.ts';
+
+/**
+ * The policy decision point (issue 14): the Cedar policy set (`policies`), the resources it knows (`resources`),
+ * and decisions over both and the directory (`decisions`). Built by createLibraries for the server and the CLI.
+ */
+export function createAuthzLibraries(deps: { pool: Pool; queries: Queries; audit: AuditLog }) {
+  const { pool, queries, audit } = deps;
+  const policies = createPolicyLibrary({ pool, queries: queries.policies, audit });
+  const resources = createResourceLibrary({
+    pool,
+    queries: queries.resources,
+    accounts: queries.accounts,
+    groups: queries.groups,
+    audit,
+  });
+  const decisions = createDecisionLibrary({
+    policies,
+    accounts: queries.accounts,
+    roles: queries.roles,
+    directory: queries.authzDirectory,
+    resources: queries.resources,
+  });
+  return { policies, resources, decisions };
+}
+
+export type AuthzLibraries = ReturnType<typeof createAuthzLibraries>;
