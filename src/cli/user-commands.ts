@@ -209,7 +209,7 @@ export function registerUserCommands(program: Command, context: () => CliContext
         return { removed: reset || removedPasskeys > 0, passkeys: removedPasskeys };
       });
       cli.print(
-        { email: options.email, removed, passkeys },
+        { email: options.email, removed, ...(options.passkeys ? { passkeys } : {}) },
         removed
           ? `removed the second factor of ${options.email}${passkeys > 0 ? ` and ${passkeys} passkey(s)` : ''}`
           : `${options.email} had no second factor`,
@@ -260,6 +260,28 @@ export function registerUserCommands(program: Command, context: () => CliContext
           ? `signed ${options.email} out of ${String(outcome.result.sessions)} session(s); revoked ${String(outcome.result.grants)} grant(s)`
           : `queued: the next running Gatehouse signs ${options.email} out everywhere`,
       );
+    });
+
+  user
+    .command('send-verification')
+    .description("mail the account's address a link that verifies it (email_verified); needs smtp.url")
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const outcome = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.getByEmail(options.email);
+        return libraries.emailVerification.send(account, 'cli');
+      });
+      const human: Record<typeof outcome, string> = {
+        sent: `sent a verification link to ${options.email}`,
+        send_failed: `the verification link to ${options.email} could not be sent (see the log)`,
+        already_verified: `${options.email} is already verified`,
+        no_address: 'this account has no address to verify (it signs in through an upstream provider)',
+        mail_off: 'mail is off: set smtp.url (env GATEHOUSE_SMTP_URL) to send verification links',
+      };
+      cli.print({ email: options.email, outcome }, human[outcome]);
+      // Nothing was sent: a failure for scripts (exit 1), unless there was nothing to do.
+      if (outcome === 'send_failed' || outcome === 'mail_off') process.exitCode = 1;
     });
 
   user

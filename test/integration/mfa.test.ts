@@ -196,7 +196,7 @@ describe('an operator reset of a lost device', () => {
       });
     const env = cliEnvironment(database.url);
     const plain = await runCli(['user', 'reset-mfa', '--email', account.email, '--json'], env);
-    expect(plain.json()).toMatchObject({ removed: false, passkeys: 0 });
+    expect(plain.json()).toEqual({ email: account.email, removed: false });
     expect(await passkeys.countFor(account.id)).toBe(2);
     const reset = await runCli(['user', 'reset-mfa', '--email', account.email, '--passkeys', '--json'], env);
     expect(reset.code).toBe(0);
