@@ -17,6 +17,8 @@ COPY config ./config
 COPY migrations ./migrations
 COPY views ./views
 COPY src ./src
+# The server enforces DPoP with the code @gatehouse/guard ships (src/middleware/dpop-proof.ts re-exports it).
+COPY packages/guard/src ./packages/guard/src
 USER node
 EXPOSE 3000
 # Asks the server where it listens: loopback behind a wildcard HOST, HOST itself otherwise (as internalOriginFor).
