@@ -8,6 +8,7 @@ import { ensureAccountClient, ensureBuiltins } from './ensure-builtins.ts';
 import { createHttpApp } from './http-app.ts';
 import type { AccountLibrary } from './libraries/accounts.ts';
 import type { AuditLog } from './libraries/audit.ts';
+import type { AuthzLibraries } from './libraries/authz/create-authz.ts';
 import type { ClientLibrary } from './libraries/clients.ts';
 import { createConfigCache, type ConfigCache } from './db/config-cache.ts';
 import { listenForConfigChanges, type ConfigListener } from './db/config-listener.ts';
@@ -53,6 +54,8 @@ export interface Gatehouse {
   audit: AuditLog;
   throttles: SignInThrottles;
   identityProviders: IdentityProviderLibrary;
+  /** The policy decision point: policies, resources, decisions and searches. */
+  authz: AuthzLibraries;
   close(): Promise<void>;
 }
 
@@ -106,7 +109,8 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
   const jobs = startMaintenanceJobs(queries, libraries, log);
   const listener = await listenForConfigChangesOf(pool, cache, log);
 
-  const { accounts, clients, keys, rbac, mfa, sessions, audit, throttles, identityProviders } = libraries;
+  const { accounts, clients, keys, rbac, mfa, sessions, audit, throttles, identityProviders, authz } =
+    libraries;
   return {
     app,
     get provider() {
@@ -121,6 +125,7 @@ export async function createGatehouse(config: GatehouseConfig, deps: GatehouseDe
     audit,
     throttles,
     identityProviders,
+    authz,
     async close() {
       jobs.stop();
       providerHost.close();

@@ -2,11 +2,13 @@ import type { GatehouseConfig } from './config/load-config.ts';
 import type { Libraries } from './libraries/create-libraries.ts';
 import { accountClientId } from './routes/account/account-client.ts';
 import { adminPermissions } from './routes/admin-api/admin-router.ts';
-import { adminAudienceOf } from './routes/create-routers.ts';
+import { authzenPermission } from './routes/authzen/authzen-router.ts';
+import { adminAudienceOf, authzAudienceOf } from './routes/create-routers.ts';
 
 /**
  * What Gatehouse makes sure exists in its database at every start, before its provider is built: signing keys of
- * every configured algorithm (the provider loads them as it is built) and the built-in admin API.
+ * every configured algorithm (the provider loads them as it is built), the built-in admin API and the built-in AuthZEN
+ * API (`<ISSUER>/authz`, the policy decision point).
  */
 export async function ensureBuiltins(
   config: GatehouseConfig,
@@ -16,6 +18,9 @@ export async function ensureBuiltins(
   await rbac.ensureBuiltinApi(adminAudienceOf(config), 'Gatehouse admin API', {
     [adminPermissions.read]: 'See the users, applications and settings of this Gatehouse',
     [adminPermissions.write]: 'Change the users, applications and settings of this Gatehouse',
+  });
+  await rbac.ensureBuiltinApi(authzAudienceOf(config), 'Gatehouse AuthZEN API', {
+    [authzenPermission]: 'Ask the policy decision point for decisions and searches (AuthZEN)',
   });
 }
 

@@ -87,6 +87,12 @@ const ownPrefixes = [
   '/account',
   '/federation/',
   '/admin/api',
+  // The pages of the links Gatehouse mails (src/routes/password-reset/).
+  '/password-reset',
+  '/email-verification',
+  // The AuthZEN API (src/routes/authzen/): its metadata document and its endpoints.
+  '/.well-known/authzen-configuration',
+  '/access/',
 ];
 
 export interface HttpAppParts {

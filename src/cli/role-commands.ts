@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
+import { parseSearchClaim } from '../libraries/authz/search-claims.ts';
 import { collect, table } from './options.ts';
 
 function tokenFormat(value: string): 'jwt' | 'opaque' {
@@ -105,6 +106,12 @@ export function registerRoleCommands(program: Command, context: () => CliContext
       describedPermission,
       {},
     )
+    .option(
+      '--search-claim <NAME=ACTION:TYPE>',
+      'user access tokens carry claim NAME: the resources of TYPE the subject may ACTION, from a resource search at issuance (repeatable; at most 100 entries, then NAME_truncated: true). NAME ends at the first "=", TYPE starts after the last ":" not part of "::", e.g. editable=document:edit:document',
+      collect,
+      [],
+    )
     .action(
       async (options: {
         identifier: string;
@@ -112,8 +119,11 @@ export function registerRoleCommands(program: Command, context: () => CliContext
         describe: Record<string, string>;
         format: 'jwt' | 'opaque';
         name?: string;
+        searchClaim: string[];
       }) => {
         const cli = context();
+        // Checked before anything opens: a bad value exits 2 with nothing written.
+        const searchClaims = options.searchClaim.map((given) => parseSearchClaim(given, '--search-claim'));
         const created = await cli.withRuntime(({ libraries }) =>
           libraries.rbac.createApi({
             identifier: options.identifier,
@@ -121,6 +131,7 @@ export function registerRoleCommands(program: Command, context: () => CliContext
             descriptions: options.describe,
             format: options.format,
             name: options.name,
+            searchClaims,
           }),
         );
         cli.print(created, `registered API ${created.identifier} (${created.format} tokens)`);

@@ -97,6 +97,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Json {
       .filter(Boolean);
   if (env.LOG_LEVEL) overrides.logLevel = env.LOG_LEVEL;
   if (env.GATEHOUSE_METRICS_TOKEN) overrides.metrics = { token: env.GATEHOUSE_METRICS_TOKEN };
+  if (env.GATEHOUSE_SMTP_URL) overrides.smtp = { url: env.GATEHOUSE_SMTP_URL };
   const bootstrapAdmin = bootstrapAdminOverrides(env);
   if (bootstrapAdmin) overrides.bootstrapAdmin = bootstrapAdmin;
   return overrides;

@@ -258,6 +258,14 @@ export const configSchema = z
           .describe(
             'Limits on guessing client secrets at the token, introspection and revocation endpoints.',
           ),
+        passwordReset: z
+          .object({
+            perAddress: throttlePolicy('password reset requests per email address'),
+            perIp: throttlePolicy('password reset requests per IP address'),
+          })
+          .describe(
+            'Limits on "Forgot password?" requests (every request counts, whether or not the address has an account).',
+          ),
       })
       .describe('Limits on guessing, shared by every process through Redis.'),
     passwords: z
@@ -292,6 +300,38 @@ export const configSchema = z
           ),
       })
       .describe('Prometheus metrics at GET /metrics on the public port.'),
+    smtp: z
+      .object({
+        url: z
+          .string()
+          .regex(/^smtps?:\/\/[^\s]+$/, 'expected smtp://user:pass@host:587 or smtps://user:pass@host:465')
+          .nullable()
+          .describe(
+            'SMTP server Gatehouse sends mail through (env GATEHOUSE_SMTP_URL), e.g. smtp://user:pass@host:587 ' +
+              '(STARTTLS when the server offers it) or smtps://user:pass@host:465 (TLS from the start). Unset: ' +
+              'no mail is sent, and what needs mail (password reset, address verification) is off.',
+          ),
+        from: z
+          .string()
+          .min(3)
+          .max(320)
+          .nullable()
+          .describe(
+            'The From of every message, e.g. "Example <no-reply@example.com>". Unset: gatehouse@<issuer host>.',
+          ),
+        timeoutSeconds: seconds('How long one delivery may take (connect, greeting, each exchange).'),
+      })
+      .describe('Outgoing mail (nodemailer over SMTP).'),
+    passwordReset: z
+      .object({
+        tokenSeconds: seconds('How long a password reset link stays valid (it works once).'),
+      })
+      .describe('"Forgot password?" on the login page (needs smtp.url).'),
+    emailVerification: z
+      .object({
+        tokenSeconds: seconds('How long an address verification link stays valid (it works once).'),
+      })
+      .describe('Verifying that an account owns its email address (needs smtp.url).'),
     keys: z
       .object({
         algorithms: z

@@ -29,6 +29,13 @@ import { createSigningKeyLibrary, type SigningAlgorithm } from './signing-keys.t
 import { createSignInThrottles } from './throttles.ts';
 import { createUpstreamSignIn } from './upstream-sign-in.ts';
 import { createOutgoingGuard } from './outgoing-guard.ts';
+import { createMailer } from './mailer.ts';
+import { createEmailVerificationLibrary, sendingVerificationOnCreate } from './email-verification.ts';
+import {
+  clearPasswordLocks,
+  createPasswordResetLibrary,
+  createPasswordResetThrottles,
+} from './password-reset.ts';
 
 /**
  * Something built after the libraries that call it: the provider needs the libraries, and some of them need the
@@ -105,6 +112,7 @@ export function createLibraries(
     roles: queries.roles,
     apis: queries.apiResources,
     groups: queries.groups,
+    search: () => authz.search,
   });
   // Recovery codes made before migration 012 were hashed under a key derived from the root secret of the day.
   const legacyRecoveryCodeKeys = [secret, ...config.previousSecrets].map((root) =>
@@ -150,11 +158,32 @@ export function createLibraries(
       await (await provider()).Client.validate(metadata as Parameters<Provider['Client']['validate']>[0]);
     },
   });
+  // Mail (issue 16): off without smtp.url; address verification links, mailed after an administrator creates an
+  // account when mail is on.
+  const mailer = createMailer(
+    { ...config.smtp, issuer: config.issuer, production: config.production },
+    options.log,
+  );
+  const emailVerification = createEmailVerificationLibrary({
+    tokens: queries.emailTokens,
+    accounts: queries.accounts,
+    mailer,
+    audit,
+    issuer: config.issuer,
+    tokenSeconds: config.emailVerification.tokenSeconds,
+  });
   return {
     cache,
     secretBox,
     passwords,
-    accounts,
+    policy,
+    mailer,
+    emailVerification,
+    accounts: sendingVerificationOnCreate(
+      accounts,
+      emailVerification,
+      options.log ?? { warn: () => undefined },
+    ),
     keys,
     rbac,
     mfa,
@@ -242,8 +271,26 @@ export function createServerLibraries(
     audit,
     log,
   });
+  // "Forgot password?" (issue 16): on when mail is.
+  const passwordReset = createPasswordResetLibrary({
+    tokens: queries.emailTokens,
+    accounts: queries.accounts,
+    passwords: libraries.passwords,
+    policy: libraries.policy,
+    hasSecondFactor: (accountId) => libraries.mfa.isEnrolled(accountId),
+    mailer: libraries.mailer,
+    audit,
+    issuer: config.issuer,
+    tokenSeconds: config.passwordReset.tokenSeconds,
+    signOutEverywhere: (accountId) =>
+      sessions.signOutEverywhere(accountId, 'password-reset', { reason: 'password reset' }),
+    clearLocks: (account) => clearPasswordLocks(throttles, account),
+    log,
+  });
   return {
     ...libraries,
+    passwordReset,
+    passwordResetThrottles: createPasswordResetThrottles(config, hotState),
     federation,
     throttles,
     knownDevices,

@@ -3,6 +3,12 @@ import { conflict, invalidRequest, notFound } from '../errors/app-error.ts';
 import type { ApiResourceQueries, ApiResourceRow } from '../queries/api-resource-queries.ts';
 import type { GroupQueries } from '../queries/group-queries.ts';
 import type { HolderGrants, RoleQueries, RoleRow } from '../queries/role-queries.ts';
+import {
+  checkSearchClaims,
+  computeSearchClaims,
+  type SearchClaim,
+  type ResourceSearch,
+} from './authz/search-claims.ts';
 import { createGroupLibrary } from './groups.ts';
 
 export interface Role {
@@ -23,6 +29,8 @@ export interface ApiResource {
   permissions: string[];
   /** Permission → what it lets an application do, in words (shown on the consent page). */
   descriptions: Record<string, string>;
+  /** Claims its user access tokens carry from a resource search at issuance (`--search-claim`). */
+  searchClaims: SearchClaim[];
 }
 
 /** What a subject (account or client) may do: its roles and the permissions they give, in one API's terms. */
@@ -122,6 +130,7 @@ const toApi = (row: ApiResourceRow): ApiResource => ({
   // Rows come shared and frozen from the config cache: callers get arrays of their own.
   permissions: [...row.permissions],
   descriptions: { ...row.descriptions },
+  searchClaims: (row.search_claims ?? []).map((claim) => ({ ...claim })),
 });
 
 /** Role-based access control: roles, their permissions, who holds them, and the APIs that check them. */
@@ -130,6 +139,11 @@ export function createRbacLibrary(deps: {
   roles: RoleQueries;
   apis: ApiResourceQueries;
   groups: GroupQueries;
+  /**
+   * The resource search of the policy decision point, for the search claims of tokens. A function: the decision
+   * point is built after this library (it reads the directory through it).
+   */
+  search?: () => ResourceSearch;
 }) {
   const { pool, roles, apis } = deps;
 
@@ -358,8 +372,11 @@ export function createRbacLibrary(deps: {
       descriptions?: Readonly<Record<string, string>> | undefined;
       format?: 'jwt' | 'opaque';
       accessTokenTtl?: number | undefined;
+      /** Claims filled by a resource search at issuance (already parsed from NAME=ACTION:TYPE, or as JSON). */
+      searchClaims?: readonly unknown[] | undefined;
     }): Promise<ApiResource> {
       checkApiIdentifier(input.identifier);
+      const searchClaims = checkSearchClaims(input.searchClaims ?? [], 'searchClaims');
       const descriptions = input.descriptions ?? {};
       const permissions = [...new Set([...(input.permissions ?? []), ...Object.keys(descriptions)])];
       checkPermissions(permissions);
@@ -378,6 +395,7 @@ export function createRbacLibrary(deps: {
           tx,
         );
         await apis.addPermissions(input.identifier, permissions, tx, descriptions);
+        if (searchClaims.length > 0) await apis.setSearchClaims(input.identifier, searchClaims, tx);
       });
       return toApi((await apis.find(input.identifier))!);
     },
@@ -403,6 +421,16 @@ export function createRbacLibrary(deps: {
       const row = await apis.find(identifier);
       if (!row) throw notFound(`no API with identifier ${identifier}`);
       return toApi(row);
+    },
+
+    /**
+     * The search claims of a user access token for `api` (`{}` when it declares none): one bounded resource search
+     * per claim through the policy decision point of this runtime (see authz/search-claims.ts for the bounds).
+     */
+    async searchClaimsFor(accountId: string, api: ApiResource): Promise<Record<string, unknown>> {
+      if (api.searchClaims.length === 0) return {};
+      if (!deps.search) throw new Error('search claims need the policy decision point of this runtime');
+      return computeSearchClaims(deps.search(), accountId, api.searchClaims);
     },
 
     async listApis(): Promise<ApiResource[]> {

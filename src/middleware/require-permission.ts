@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
-import type { Context, Middleware } from 'koa';
-import { checkDPoPProof, defaultDPoPAlgorithms, type DPoPProofOptions } from './dpop-proof.ts';
+import type { Middleware } from 'koa';
+import { createGuard } from '../../packages/guard/src/koa.ts';
+import type { DPoPProofOptions } from './dpop-proof.ts';
 
 /** What an API learns from a valid access token. */
 export interface VerifiedAccess {
@@ -39,128 +39,56 @@ declare module 'koa' {
   }
 }
 
-// RFC 6750 section 2.1 / RFC 9449 section 7.1: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-const authorizationPattern = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
-const schemePattern = /^(bearer|dpop)(\s|$)/i;
-
-// The proofs already accepted for a request, so that a second requirePermission on the same request (a router-wide
-// guard plus a route's) does not take the proof's first use for a replay.
-const acceptedProofs = new WeakMap<IncomingMessage, string>();
-
-type Scheme = 'Bearer' | 'DPoP';
-
-function challenge(
-  scheme: Scheme,
-  realm: string,
-  error?: string,
-  description?: string,
-  algs?: readonly string[],
-): string {
-  const parts = [`realm="${realm}"`];
-  if (error) parts.push(`error="${error}"`);
-  if (description) parts.push(`error_description="${description.replaceAll('"', "'")}"`);
-  if (algs) parts.push(`algs="${algs.join(' ')}"`);
-  return `${scheme} ${parts.join(', ')}`;
-}
-
-/** The request URL as the client addressed it: the configured base URL and the path, without query. */
-function requestUrl(ctx: Context, baseUrl: string): string {
-  const path = ctx.originalUrl.split(/[?#]/, 1)[0] ?? '';
-  return `${baseUrl.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`;
-}
-
 /**
- * The 401/403 rule (RFC 6750 section 3, RFC 9449 section 7) in one middleware, for Gatehouse's admin API and for
- * relying parties protecting their own Koa APIs:
+ * The 401/403 rule (RFC 6750 section 3, RFC 9449 section 7) for Gatehouse's own APIs (admin, AuthZEN) with the
+ * verifier of their choice: the Koa adapter of `@gatehouse/guard` (`packages/guard`), so Gatehouse enforces its
+ * APIs with the code API owners install. What the token grants is in `ctx.state.access`.
  *
- * - no token: 401 with bare `WWW-Authenticate: Bearer realm=...` and `DPoP realm=..., algs=...` challenges;
+ * - no token: 401 with a bare `WWW-Authenticate: Bearer realm=...` challenge;
  * - a malformed, badly signed, foreign, expired or revoked token: 401 with `error="invalid_token"`;
- * - a DPoP-bound token (`cnf.jkt`) presented as `Bearer`, or an unbound one presented as `DPoP`: 401
- *   `error="invalid_token"`;
- * - a DPoP-bound token with the `DPoP` scheme but a missing or invalid proof (wrong key, method, URL, token hash,
- *   too old, replayed...): 401 `DPoP error="invalid_dpop_proof", algs="..."`;
- * - a valid token without every required permission: 403 with `error="insufficient_scope"`.
- *
- * @example
- * router.delete('/users/:id', requirePermission('users:delete', {
- *   verify: createJwtVerifier({ issuer, audience }),
- *   dpop: { baseUrl: 'https://api.example.com' },
- * }), handler);
+ * - a DPoP-bound token presented as Bearer, or with a missing, wrong or replayed proof: 401;
+ * - a valid token without every required permission: 403 with `error="insufficient_scope"`;
+ * - the verifier cannot tell (its store is down): 503, never a 401.
  */
 export function requirePermission(
   required: string | readonly string[],
-  options: { verify: AccessTokenVerifier; realm?: string; dpop?: RequirePermissionDPoPOptions },
+  options: RequirePermissionOptions,
 ): Middleware {
-  const permissions = typeof required === 'string' ? [required] : [...required];
-  const realm = options.realm ?? 'api';
-  const dpop = options.dpop ?? {};
-  const algs = dpop.algorithms ?? defaultDPoPAlgorithms;
+  let guard = guards.get(options);
+  if (!guard) {
+    guard = guardFor(options);
+    guards.set(options, guard);
+  }
+  const check = guard.requirePermission(required);
+  return (ctx, next) =>
+    check(ctx, async () => {
+      const { subject, clientId, roles, permissions, confirmation } = ctx.state.auth as VerifiedAccess;
+      ctx.state.access = { subject, clientId, roles, permissions, ...(confirmation ? { confirmation } : {}) };
+      await next();
+    });
+}
 
-  return async (ctx, next) => {
-    const header = ctx.get('authorization');
-    const refuse = (
-      status: 401 | 403,
-      scheme: Scheme,
-      error: string | undefined,
-      description: string,
-      extra: string[] = [],
-    ) => {
-      ctx.status = status;
-      const withAlgs = scheme === 'DPoP' ? algs : undefined;
-      ctx.set('WWW-Authenticate', [
-        challenge(scheme, realm, error, error ? description : undefined, withAlgs),
-        ...extra,
-      ]);
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: error ?? 'unauthorized', error_description: description };
-    };
+export interface RequirePermissionOptions {
+  verify: AccessTokenVerifier;
+  realm?: string;
+  dpop?: RequirePermissionDPoPOptions;
+}
 
-    if (!header || !schemePattern.test(header))
-      return refuse(401, 'Bearer', undefined, 'an access token is required', [
-        challenge('DPoP', realm, undefined, undefined, algs),
-      ]);
-    const match = authorizationPattern.exec(header);
-    const scheme: Scheme = /^dpop/i.test(header) ? 'DPoP' : 'Bearer';
-    if (!match) return refuse(401, scheme, 'invalid_token', 'the access token is malformed');
-    const token = match[2]!;
-    const access = await options.verify(token);
-    if (!access)
-      return refuse(401, scheme, 'invalid_token', 'the access token is invalid, expired or revoked');
+// One guard per options object: guards stacked on a route (a router-wide one and a route's) then share what they
+// checked of a request, so a DPoP proof's first use is not taken for a replay by the second.
+const guards = new WeakMap<RequirePermissionOptions, ReturnType<typeof createGuard>>();
 
-    const jkt = access.confirmation?.jkt;
-    if (jkt === undefined && scheme === 'DPoP')
-      return refuse(
-        401,
-        'Bearer',
-        'invalid_token',
-        'the access token is not DPoP-bound: use the Bearer scheme',
-      );
-    if (jkt !== undefined) {
-      if (scheme === 'Bearer')
-        return refuse(
-          401,
-          'DPoP',
-          'invalid_token',
-          'the access token is DPoP-bound: present it with the DPoP scheme and a DPoP proof',
-        );
-      if (!dpop.baseUrl)
-        return refuse(401, 'DPoP', 'invalid_token', 'this API does not accept DPoP-bound access tokens');
-      const proofs = ctx.req.headersDistinct?.['dpop'] ?? (ctx.get('dpop') ? [ctx.get('dpop')] : []);
-      if (!(proofs.length === 1 && acceptedProofs.get(ctx.req) === `${jkt} ${proofs[0]}`)) {
-        const result = await checkDPoPProof(
-          proofs,
-          { method: ctx.method, url: requestUrl(ctx, dpop.baseUrl), accessToken: token, jkt },
-          dpop,
-        );
-        if (!result.valid) return refuse(401, 'DPoP', 'invalid_dpop_proof', result.reason);
-        acceptedProofs.set(ctx.req, `${jkt} ${proofs[0]}`);
-      }
-    }
-
-    const missing = permissions.filter((permission) => !access.permissions.includes(permission));
-    if (missing.length > 0)
-      return refuse(403, scheme, 'insufficient_scope', `requires permission ${missing.join(' ')}`);
-    ctx.state.access = access;
-    await next();
-  };
+function guardFor(options: RequirePermissionOptions) {
+  const { baseUrl, ...proofOptions } = options.dpop ?? {};
+  return createGuard({
+    // A verifier of our own is given: the package's own verifiers, which would use these two, are not built.
+    issuer: 'urn:gatehouse:own-verifier',
+    audience: 'urn:gatehouse:own-verifier',
+    realm: options.realm ?? 'api',
+    verify: async (token) => {
+      const access = await options.verify(token);
+      return access && { ...access, scope: [], claims: {} };
+    },
+    ...(baseUrl ? { dpop: { ...proofOptions, baseUrl } } : {}),
+  });
 }

@@ -79,14 +79,28 @@ function apiOf(token: {
 }
 
 /**
- * What a JWT access token says about its subject, fixed at issuance: the roles, and the permissions of the API that
- * the subject holds and the token's scope names (`rbac.tokenAccess`, the rule introspection and Gatehouse's own
- * APIs apply too). Opaque tokens carry nothing here; introspection answers for them with what is true at that moment.
+ * What an access token says about its subject, fixed at issuance:
+ * - a JWT: the roles, and the permissions of the API that the subject holds and the token's scope names
+ *   (`rbac.tokenAccess`, the rule introspection and Gatehouse's own APIs apply too);
+ * - a user's token (JWT or opaque) for an API with search claims (`api create --search-claim`): each claim, from a
+ *   bounded resource search at this issuance (refresh included). An opaque token keeps them in its stored `extra`,
+ *   which introspection answers with. Opaque tokens carry nothing else here; introspection answers for them with
+ *   the roles and permissions true at that moment.
  */
 export function createExtraTokenClaims(rbac: RbacLibrary): NonNullable<Configuration['extraTokenClaims']> {
   return async (_ctx: KoaContextWithOIDC, token) => {
     const identifier = apiOf(token);
-    if (!identifier) return undefined;
+    const userToken = token.kind === 'AccessToken' && typeof token.accountId === 'string';
+    if (!identifier) {
+      const audience = token.resourceServer?.audience;
+      if (!userToken || token.resourceServer?.accessTokenFormat !== 'opaque' || typeof audience !== 'string')
+        return undefined;
+      return guardStorage(async () => {
+        const api = await rbac.findApi(audience);
+        if (!api || api.searchClaims.length === 0) return undefined;
+        return rbac.searchClaimsFor(token.accountId!, api);
+      });
+    }
     return guardStorage(async () => {
       const api = (await rbac.findApi(identifier)) as ApiResource;
       const access = await rbac.tokenAccess(
@@ -98,6 +112,7 @@ export function createExtraTokenClaims(rbac: RbacLibrary): NonNullable<Configura
         api,
       );
       return {
+        ...(userToken ? await rbac.searchClaimsFor(token.accountId!, api) : {}),
         roles: access.roles,
         permissions: access.permissions,
         ...(token.kind === 'AccessToken' && token.grantId ? { [grantIdClaim]: token.grantId } : {}),

@@ -9,10 +9,12 @@ export interface ApiResourceRow {
   permissions: string[];
   /** Permission → what it lets an application do, in words (only those described). */
   descriptions: Record<string, string>;
+  /** Claims filled by a resource search at issuance (migration 017; `[]` when none). */
+  search_claims: { name: string; action: string; type: string }[];
 }
 
 const withPermissions = `
-  SELECT a.identifier, a.name, a.format, a.access_token_ttl, a.builtin,
+  SELECT a.identifier, a.name, a.format, a.access_token_ttl, a.builtin, a.search_claims,
          COALESCE(array_agg(p.permission ORDER BY p.permission) FILTER (WHERE p.permission IS NOT NULL), '{}') AS permissions,
          COALESCE(jsonb_object_agg(p.permission, p.description) FILTER (WHERE p.description IS NOT NULL), '{}') AS descriptions
   FROM api_resources a LEFT JOIN api_permissions p ON p.api_identifier = a.identifier`;
@@ -52,6 +54,18 @@ export function createApiResourceQueries(db: Queryable) {
          DO UPDATE SET description = COALESCE(EXCLUDED.description, api_permissions.description)`,
         [identifier, permissions, permissions.map((permission) => descriptions[permission] ?? null)],
       );
+    },
+
+    /** Replaces the API's search claims (validated by the caller). */
+    async setSearchClaims(
+      identifier: string,
+      claims: readonly { name: string; action: string; type: string }[],
+      tx: Queryable = db,
+    ): Promise<void> {
+      await tx.query('UPDATE api_resources SET search_claims = $2::jsonb WHERE identifier = $1', [
+        identifier,
+        JSON.stringify(claims),
+      ]);
     },
 
     async find(identifier: string): Promise<ApiResourceRow | undefined> {

@@ -83,6 +83,7 @@ export function cacheApiResourceQueries(queries: ApiResourceQueries, cache: Conf
     find: (identifier) => cache.getShared('apis', identifier, () => queries.find(identifier)),
     upsert: write(queries.upsert),
     addPermissions: write(queries.addPermissions),
+    setSearchClaims: write(queries.setSearchClaims),
     delete: write(queries.delete),
   };
 }

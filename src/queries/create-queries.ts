@@ -20,6 +20,7 @@ import { createFederationQueries } from './federation-queries.ts';
 import { createGroupQueries } from './group-queries.ts';
 import { createMfaQueries } from './mfa-queries.ts';
 import { createDataKeyQueries } from './data-key-queries.ts';
+import { createEmailTokenQueries } from './email-token-queries.ts';
 import { createOidcModelQueries } from './oidc-model-queries.ts';
 import { createPolicyQueries } from './policy-queries.ts';
 import { createResourceQueries } from './resource-queries.ts';
@@ -46,6 +47,7 @@ export function createQueries(db: Queryable, cache: ConfigCache, options: { prep
     authzDirectory: cacheAuthzDirectoryQueries(createAuthzDirectoryQueries(db), cache),
     clients: cacheClientQueries(createClientQueries(db), cache),
     dataKeys: createDataKeyQueries(db),
+    emailTokens: createEmailTokenQueries(db),
     federation: cacheFederationQueries(createFederationQueries(db), cache),
     groups: cacheGroupQueries(createGroupQueries(db), cache),
     mfa: cacheMfaQueries(createMfaQueries(db), cache),

@@ -11,12 +11,16 @@ import type { HotState } from '../storage/hot-state.ts';
 import { createAccountClient } from './account/account-client.ts';
 import { createAccountRouter } from './account/account-router.ts';
 import { createAdminRouter } from './admin-api/admin-router.ts';
+import { createAuthzenRouter } from './authzen/authzen-router.ts';
 import { createFederationRouter } from './federation-router.ts';
 import { createHealthRouter } from './health.ts';
 import { createInteractionRouter } from './interaction/interaction-router.ts';
+import { createEmailLinkRouter } from './password-reset/email-link-router.ts';
 
 /** The audience of access tokens for Gatehouse's own admin API. */
 export const adminAudienceOf = (config: GatehouseConfig) => `${config.issuer}/admin`;
+/** The audience of access tokens for Gatehouse's AuthZEN API (the policy decision point). */
+export const authzAudienceOf = (config: GatehouseConfig) => `${config.issuer}/authz`;
 
 interface RouterDeps {
   pool: Pool;
@@ -48,25 +52,41 @@ export function createRouters(
     csrf,
     passkeys,
   } = libraries;
-  const interactionRouter = createInteractionRouter({
-    provider: () => providerHost.current(),
-    accounts,
-    passkeys,
+  const interactionRouter = createInteractionRouter(
+    {
+      provider: () => providerHost.current(),
+      accounts,
+      passkeys,
+      pages,
+      csrf,
+      mfa,
+      audit,
+      store: hotState.keyValue,
+      throttles,
+      knownDevices,
+      issuer: config.issuer,
+      acr: acrValues,
+      interactionTtlSeconds: config.ttl.interaction,
+      apis: rbac,
+      federation: { federation, identityProviders, upstream, issuer: config.issuer },
+    },
+    {
+      passwordReset: libraries.passwordReset,
+      throttles: libraries.passwordResetThrottles,
+      tokenSeconds: config.passwordReset.tokenSeconds,
+    },
+  );
+  // The pages of the links Gatehouse mails (password reset, address verification).
+  const emailLinkRouter = createEmailLinkRouter({
     pages,
     csrf,
-    mfa,
-    audit,
-    store: hotState.keyValue,
-    throttles,
-    knownDevices,
-    issuer: config.issuer,
-    acr: acrValues,
-    interactionTtlSeconds: config.ttl.interaction,
-    apis: rbac,
-    federation: { federation, identityProviders, upstream, issuer: config.issuer },
+    passwordReset: libraries.passwordReset,
+    emailVerification: libraries.emailVerification,
+    passwordRules: config.passwords,
   });
   const accountRouter = buildAccountRouter(config, libraries, deps);
   const adminRouter = buildAdminRouter(config, libraries, deps);
+  const authzenRouter = buildAuthzenRouter(config, libraries, deps);
   const federationRouter = createFederationRouter({
     issuer: config.issuer,
     identityProviders,
@@ -80,8 +100,8 @@ export function createRouters(
     { name: hotState.kind === 'redis' ? 'redis' : 'memory', check: () => hotState.ping() },
   ]);
   return {
-    formRouters: [interactionRouter, accountRouter],
-    routers: [healthRouter, federationRouter, adminRouter],
+    formRouters: [interactionRouter, accountRouter, emailLinkRouter],
+    routers: [healthRouter, federationRouter, adminRouter, authzenRouter],
   };
 }
 
@@ -121,6 +141,30 @@ function buildAccountRouter(config: GatehouseConfig, libraries: ServerLibraries,
   });
 }
 
+/** DPoP proof ids in Redis (SET NX PX under the key prefix), so a proof is accepted once by all processes. */
+function dpopReplayCacheOf(config: GatehouseConfig, deps: RouterDeps) {
+  return deps.hotState.redis
+    ? createRedisReplayCache(deps.hotState.redis, config.redisKeyPrefix)
+    : createMemoryReplayCache();
+}
+
+function buildAuthzenRouter(config: GatehouseConfig, libraries: ServerLibraries, deps: RouterDeps) {
+  const { clients, rbac, authz } = libraries;
+  return createAuthzenRouter({
+    issuer: config.issuer,
+    decisions: authz.decisions,
+    search: authz.search,
+    verify: createInProcessVerifier({
+      inspector: deps.inspector,
+      rbac,
+      audience: authzAudienceOf(config),
+      clientAllowed: (clientId, api) => clients.allowsApi(clientId, api),
+    }),
+    dpopReplayCache: dpopReplayCacheOf(config, deps),
+    bodyLimitBytes: config.http.bodyLimitBytes,
+  });
+}
+
 function buildAdminRouter(config: GatehouseConfig, libraries: ServerLibraries, deps: RouterDeps) {
   const { accounts, clients, rbac, mfa, sessions, audit, throttles, identityProviders } = libraries;
   return createAdminRouter({
@@ -133,16 +177,14 @@ function buildAdminRouter(config: GatehouseConfig, libraries: ServerLibraries, d
     audit,
     throttles,
     identityProviders,
+    authz: libraries.authz,
     verify: createInProcessVerifier({
       inspector: deps.inspector,
       rbac,
       audience: adminAudienceOf(config),
       clientAllowed: (clientId, api) => clients.allowsApi(clientId, api),
     }),
-    // DPoP proof ids in Redis (SET NX PX under the key prefix), so a proof is accepted once by all processes.
-    dpopReplayCache: deps.hotState.redis
-      ? createRedisReplayCache(deps.hotState.redis, config.redisKeyPrefix)
-      : createMemoryReplayCache(),
+    dpopReplayCache: dpopReplayCacheOf(config, deps),
     bodyLimitBytes: config.http.bodyLimitBytes,
   });
 }

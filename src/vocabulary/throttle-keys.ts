@@ -13,4 +13,6 @@ export const throttleKeys = {
   passwordChange: (accountId: string) => `change:${accountId}`,
   /** Second-factor failures of an account. */
   secondFactor: (accountId: string) => `account:${accountId}`,
+  /** "Forgot password?" requests for an email address, whether or not an account has it. */
+  passwordResetEmail: (email: string) => `reset-email:${email.trim().toLowerCase()}`,
 } as const;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SignJWT, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import { freePort, startGatehouseProcess, type GatehouseProcess } from '../support/gatehouse-process.ts';
+import { authorizeOverHttp, createHttpBrowser } from '../support/http-sign-in.ts';
 
 /**
  * `@gatehouse/guard` as an API owner gets it: built with tsc, packed with `npm pack`, installed from the tarball into
@@ -17,6 +18,18 @@ const articles = 'https://api.example.com/articles';
 const reports = 'https://api.example.com/reports';
 const other = 'https://api.example.com/other';
 const secret = (id: string) => `${id}-secret-0123456789`;
+const redirectUri = 'http://127.0.0.1:9/cb';
+// Two accounts: ada owns the documents d1, d2 and d3 (a Cedar ownership policy), bob owns none.
+const users = {
+  ada: { sub: randomUUID(), email: 'ada@example.com', password: 'ada long enough password' },
+  bob: { sub: randomUUID(), email: 'bob@example.com', password: 'bob long enough password' },
+};
+const userTokens: Record<keyof typeof users, string> = { ada: '', bob: '' };
+const ownershipPolicy = `
+@id("document-owner")
+permit(principal, action == Action::"document:read", resource is document)
+  when { resource has owner && resource.owner == principal };
+`;
 
 type Framework = 'express' | 'fastify' | 'koa';
 const frameworks: Framework[] = ['express', 'fastify', 'koa'];
@@ -31,6 +44,21 @@ const jwtOptions = {
   // A short JWKS cooldown, so that the test can see a key refresh fail while Gatehouse is down.
   verify: { jwt: { jwksCooldownMs: 500 } },
   dpop: { baseUrl: env.BASE_URL },
+};
+// authorize(): the guard asks Gatehouse's AuthZEN API as its own client; a short batch window, so that the test's
+// concurrent requests land in one batch. The second guard's PDP is a closed port.
+const authzOptions = {
+  ...jwtOptions,
+  authz: { clientId: env.PEP_ID, clientSecret: env.PEP_SECRET, batchWindowMs: 25 },
+};
+const unreachableOptions = {
+  ...jwtOptions,
+  authz: {
+    clientId: env.PEP_ID,
+    clientSecret: env.PEP_SECRET,
+    tokenEndpoint: env.CLOSED + '/token',
+    evaluationsEndpoint: env.CLOSED + '/access/v1/evaluations',
+  },
 };
 const introspectionOptions = {
   issuer: env.ISSUER,
@@ -50,6 +78,8 @@ const core = require('@gatehouse/guard');
 ${guardOptions}
 const jwt = createGuard(jwtOptions);
 const introspected = createGuard(core.createGuard(introspectionOptions));
+const policy = createGuard(authzOptions);
+const unreachable = createGuard(unreachableOptions);
 const app = express();
 const show = (req, res) => res.json({ framework: 'express', auth: req.auth, locals: res.locals.auth === req.auth });
 app.get('/public', (req, res) => res.json({ ok: true }));
@@ -58,6 +88,12 @@ app.delete('/articles/1', jwt.requirePermission('articles:delete'), (req, res) =
 app.get('/any', jwt.requireAnyPermission(['articles:write', 'articles:read']), show);
 app.get('/scoped', jwt.requireScope('articles:admin'), show);
 app.get('/reports', introspected.requirePermission('reports:read'), show);
+app.get('/documents/:id', policy.authorize('document:read', (req) => ({ type: 'document', id: req.params.id })), show);
+app.get(
+  '/unreachable/:id',
+  unreachable.authorize('document:read', (req) => ({ type: 'document', id: req.params.id })),
+  show,
+);
 app.listen(Number(env.PORT), '127.0.0.1', () => console.log('listening'));
 `,
   },
@@ -69,6 +105,8 @@ ${guardOptions}
 const app = Fastify();
 await app.register(gatehouse, jwtOptions);
 const introspected = createGuard(introspectionOptions);
+const policy = createGuard(authzOptions);
+const unreachable = createGuard(unreachableOptions);
 const show = async (request) => ({ framework: 'fastify', auth: request.auth });
 app.get('/public', async () => ({ ok: true }));
 app.get('/articles', { onRequest: app.gatehouse.requirePermission('articles:read') }, show);
@@ -78,6 +116,9 @@ app.delete('/articles/1', { onRequest: app.gatehouse.requirePermission('articles
 app.get('/any', { onRequest: app.gatehouse.requireAnyPermission(['articles:write', 'articles:read']) }, show);
 app.get('/scoped', { onRequest: app.gatehouse.requireScope('articles:admin') }, show);
 app.get('/reports', { preHandler: introspected.requirePermission('reports:read') }, show);
+const documentOf = (request) => ({ type: 'document', id: request.params.id });
+app.get('/documents/:id', { onRequest: policy.authorize('document:read', documentOf) }, show);
+app.get('/unreachable/:id', { onRequest: unreachable.authorize('document:read', documentOf) }, show);
 await app.listen({ port: Number(env.PORT), host: '127.0.0.1' });
 console.log('listening');
 `,
@@ -89,7 +130,10 @@ import { createGuard } from '@gatehouse/guard/koa';
 ${guardOptions}
 const jwt = createGuard(jwtOptions);
 const introspected = createGuard(introspectionOptions);
+const policy = createGuard(authzOptions);
+const unreachable = createGuard(unreachableOptions);
 const show = (ctx) => { ctx.body = { framework: 'koa', auth: ctx.state.auth }; };
+const documentOf = (ctx) => ({ type: 'document', id: ctx.params.id });
 const routes = {
   'GET /public': [(ctx) => { ctx.body = { ok: true }; }],
   'GET /articles': [jwt.requirePermission('articles:read'), show],
@@ -97,10 +141,15 @@ const routes = {
   'GET /any': [jwt.requireAnyPermission(['articles:write', 'articles:read']), show],
   'GET /scoped': [jwt.requireScope('articles:admin'), show],
   'GET /reports': [introspected.requirePermission('reports:read'), show],
+  'GET /documents/:id': [policy.authorize('document:read', documentOf), show],
+  'GET /unreachable/:id': [unreachable.authorize('document:read', documentOf), show],
 };
 const app = new Koa();
 app.use(async (ctx, next) => {
-  const chain = routes[ctx.method + ' ' + ctx.path];
+  // A tiny router: '/documents/d1' is 'GET /documents/:id' with ctx.params.id = 'd1'.
+  const [, first, id] = ctx.path.split('/');
+  const chain = routes[ctx.method + ' ' + ctx.path] ?? (id ? routes[ctx.method + ' /' + first + '/:id'] : undefined);
+  ctx.params = { id };
   if (!chain) return next();
   const run = (i) => (chain[i] ? chain[i](ctx, () => run(i + 1)) : undefined);
   await run(0);
@@ -187,6 +236,21 @@ async function tokenFor(client: string, resource?: string): Promise<string> {
   const body = (await response.json()) as { access_token?: string };
   if (!body.access_token) throw new Error(`no token for ${client}: ${JSON.stringify(body)}`);
   return body.access_token;
+}
+
+/** How many `POST /access/v1/evaluations` Gatehouse has answered (its Prometheus request counter). */
+async function evaluationsCalls(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 50)); // counted as the response finishes
+  const metrics = await (await fetch(`${gatehouse.url}/metrics`)).text();
+  return metrics
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith('gatehouse_http_request_duration_seconds_count{') &&
+        line.includes('route="/access/v1/evaluations"') &&
+        line.includes('method="POST"'),
+    )
+    .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
 async function cli(...args: string[]): Promise<void> {
@@ -288,8 +352,94 @@ beforeAll(async () => {
       ...roles,
     );
 
+  // authorize(): the guard's own client (pep) may ask the AuthZEN API; an ownership policy over stored documents.
+  await cli('role', 'create', 'pdp', '--permission', 'authz:evaluate');
+  await cli(
+    'client',
+    'create',
+    '--id',
+    'pep',
+    '--secret',
+    secret('pep'),
+    '--grant-type',
+    'client_credentials',
+    '--role',
+    'pdp',
+  );
+  const policyFile = join(workDir, 'policy.cedar');
+  writeFileSync(policyFile, ownershipPolicy);
+  await cli('policy', 'set', '--file', policyFile);
+  for (const user of Object.values(users))
+    await cli(
+      'user',
+      'create',
+      '--id',
+      user.sub,
+      '--email',
+      user.email,
+      '--password',
+      user.password,
+      '--role',
+      'reader',
+    );
+  for (const id of ['d1', 'd2', 'd3'])
+    await cli(
+      'resource',
+      'put',
+      '--type',
+      'document',
+      '--id',
+      id,
+      '--attribute',
+      `owner:=${JSON.stringify({ __entity: { type: 'user', id: users.ada.sub } })}`,
+    );
+  await cli(
+    'client',
+    'create',
+    '--id',
+    'web',
+    '--secret',
+    secret('web'),
+    '--first-party',
+    '--redirect-uri',
+    redirectUri,
+    '--api',
+    articles,
+  );
+  const web = await oidc.discovery(
+    new URL(gatehouse.url),
+    'web',
+    undefined,
+    oidc.ClientSecretBasic(secret('web')),
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  for (const name of ['ada', 'bob'] as const) {
+    const flow = await authorizeOverHttp(
+      createHttpBrowser(),
+      {
+        issuer: gatehouse.url,
+        clientId: 'web',
+        redirectUri,
+        scope: 'openid articles:read',
+        params: { resource: articles },
+      },
+      users[name],
+    );
+    const tokens = await oidc.authorizationCodeGrant(
+      web,
+      flow.callback,
+      { pkceCodeVerifier: flow.codeVerifier, expectedState: flow.state, expectedNonce: flow.nonce },
+      { resource: articles },
+    );
+    userTokens[name] = tokens.access_token;
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: users[name].sub, aud: articles });
+  }
+
   const tarball = await build;
   const env = {
+    PEP_ID: 'pep',
+    PEP_SECRET: secret('pep'),
+    CLOSED: `http://127.0.0.1:${await freePort()}`,
     ISSUER: gatehouse.issuer,
     ARTICLES: articles,
     REPORTS: reports,
@@ -427,6 +577,46 @@ describe.each(frameworks)('@gatehouse/guard installed into a %s app', (framework
     });
     expectInvalidToken(wrongUrl, 'invalid_dpop_proof');
   });
+
+  it('authorize(): owner 200, another user a plain 403, no token 401; concurrent checks in one evaluations call', async () => {
+    const get = (path: string, who?: keyof typeof users) =>
+      call(app().origin, path, who ? { authorization: `Bearer ${userTokens[who]}` } : {});
+    const before = await evaluationsCalls();
+    const none = await get('/documents/d3');
+    expect(none.status).toBe(401);
+    expect(none.challenge).toMatch(/^Bearer realm="articles"/);
+    expect(await evaluationsCalls()).toBe(before); // the token is checked first: no question asked
+
+    const owner = await get('/documents/d3', 'ada');
+    expect(owner.status).toBe(200);
+    expect(owner.body).toMatchObject({ auth: { subject: users.ada.sub } });
+    const other = await get('/documents/d3', 'bob');
+    expect({ status: other.status, body: other.body, challenge: other.challenge }).toEqual({
+      status: 403,
+      body: { error: 'forbidden', error_description: expect.any(String) },
+      challenge: '', // a policy deny, not insufficient_scope: nothing a new token would change
+    });
+    expect(other.cacheControl).toBe('no-store');
+    expect(await evaluationsCalls()).toBe(before + 2);
+
+    // Two requests at once (each token already verified): one evaluations call answers both.
+    const [ada, bob] = await Promise.all([get('/documents/d1', 'ada'), get('/documents/d1', 'bob')]);
+    expect([ada.status, bob.status]).toEqual([200, 403]);
+    expect(await evaluationsCalls()).toBe(before + 3);
+    // Asked again within the cache's few seconds: no call at all.
+    const again = await Promise.all([get('/documents/d1', 'ada'), get('/documents/d1', 'bob')]);
+    expect(again.map((answer) => answer.status)).toEqual([200, 403]);
+    expect(await evaluationsCalls()).toBe(before + 3);
+
+    // The policy decision point cannot be reached: 503, never an allow, never a 401.
+    const response = await fetch(`${app().origin}/unreachable/d1`, {
+      headers: { authorization: `Bearer ${userTokens.ada}` },
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(response.headers.get('www-authenticate')).toBeNull();
+    expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' });
+  });
 });
 
 describe('gatehouse probe-api against each sample app', () => {
@@ -520,6 +710,13 @@ describe('with Gatehouse stopped', () => {
       // Nothing to ask Gatehouse: still the right answers.
       expect((await call(origin, '/articles')).status).toBe(401);
       expect((await call(origin, '/articles', { authorization: `Bearer ${jwt}` })).status).toBe(200);
+      // A decision not cached: the policy decision point (Gatehouse) cannot be asked.
+      const decision = await call(origin, '/documents/d2', { authorization: `Bearer ${userTokens.ada}` });
+      expect({ framework, status: decision.status, body: decision.body }).toEqual({
+        framework,
+        status: 503,
+        body: { error: 'temporarily_unavailable', error_description: expect.any(String) },
+      });
     }
   });
 });

@@ -2,7 +2,8 @@
  * What JWT verification adds per request, once the keys are cached (issue 15, "Speed"): the same app with a bare
  * route and a guarded one (Express, Fastify, Koa), requests alternating between them over keep-alive, median latency
  * of each and the difference; and the core's `check` alone, in-process. The issuer is a stand-in on loopback
- * (discovery + JWKS, fetched once), the token an ES256 RFC 9068 access token.
+ * (discovery + JWKS, fetched once), the token an ES256 RFC 9068 access token. Last, what a cached policy decision
+ * (`authorize`) adds to the core's check.
  *
  *   node packages/guard/bench/verify.ts [requests per route, default 3000]
  */
@@ -15,7 +16,13 @@ import Koa from 'koa';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createGuard as expressGuard } from '../src/express.ts';
 import { createGuard as fastifyGuard } from '../src/fastify.ts';
-import { createGuard, permission, type GuardOptions } from '../src/index.ts';
+import {
+  authorization as decisionOf,
+  createGuard,
+  permission,
+  type GuardOptions,
+  type Requirement,
+} from '../src/index.ts';
 import { createGuard as koaGuard } from '../src/koa.ts';
 
 const perRoute = Number(process.argv[2] ?? 3000);
@@ -54,6 +61,21 @@ const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'ES256', 
 let issuer = '';
 const issuerServer = await listen((req, res) => {
   res.setHeader('content-type', 'application/json');
+  if (req.url === '/token') {
+    req.resume();
+    res.end(JSON.stringify({ access_token: 'pep', token_type: 'Bearer', expires_in: 3600 }));
+    return;
+  }
+  if (req.url === '/evaluations') {
+    // The stand-in PDP: permits everything asked (for the cached-decision measurement).
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk));
+    req.on('end', () => {
+      const { evaluations } = JSON.parse(body) as { evaluations: unknown[] };
+      res.end(JSON.stringify({ evaluations: evaluations.map(() => ({ decision: true })) }));
+    });
+    return;
+  }
   res.end(JSON.stringify(req.url === '/jwks' ? { keys: [jwk] } : { issuer, jwks_uri: `${issuer}/jwks` }));
 });
 issuer = issuerServer.origin;
@@ -171,6 +193,39 @@ for (const [label, guardOptions] of [
     if (!decision.allow) throw new Error('the bench token was refused');
   }
   console.log(`core check in-process, ${label}: median ${median(samples).toFixed(1)} µs`);
+}
+
+// A cached policy decision (authorize), in-process: the same token check plus the decision from the cache.
+{
+  const core = createGuard({
+    ...options,
+    authz: {
+      clientId: 'pep',
+      clientSecret: 'pep-secret',
+      tokenEndpoint: `${issuer}/token`,
+      evaluationsEndpoint: `${issuer}/evaluations`,
+      cacheSeconds: 3600,
+    },
+  });
+  const req = { method: 'GET', path: '/documents/d1', authorization: [authorization], dpop: [] };
+  const allowed = decisionOf('document:read', { type: 'document', id: 'd1' });
+  const time = async (requirement: Requirement) => {
+    for (let i = 0; i < 1000; i++) await core.check(req, requirement);
+    const samples: number[] = [];
+    for (let i = 0; i < perRoute * 2; i++) {
+      const started = process.hrtime.bigint();
+      const decision = await core.check(req, requirement);
+      samples.push(Number(process.hrtime.bigint() - started) / 1000);
+      if (!decision.allow) throw new Error('the bench request was refused');
+    }
+    return median(samples);
+  };
+  const withPermission = await time(permission('articles:read'));
+  const withDecision = await time(allowed);
+  console.log(
+    `core check in-process, cached policy decision: median ${withDecision.toFixed(1)} µs ` +
+      `(permission check: ${withPermission.toFixed(1)} µs; the decision adds ${(withDecision - withPermission).toFixed(1)} µs)`,
+  );
 }
 
 agent.destroy();

@@ -1,3 +1,4 @@
+import { createAuthzenClient, defaultSubject, type AuthzenEntity, type AuthzenOptions } from './authzen.ts';
 import { checkDPoPProof, defaultDPoPAlgorithms, type DPoPProofOptions } from './dpop.ts';
 import type { AccessTokenVerifier, GuardAuth } from './types.ts';
 import {
@@ -6,6 +7,13 @@ import {
   type IntrospectionVerifierOptions,
   type JwtVerifierOptions,
 } from './verifiers.ts';
+
+/**
+ * The DPoP proof each request had accepted, whichever guard accepted it: a proof's `jti` is claimed once per process
+ * (the default replay cache is the process's), so a second guard on the same request, even another guard instance,
+ * must not take its first use for a replay.
+ */
+const acceptedProofs = new WeakMap<object, string>();
 
 /** DPoP (RFC 9449) settings of a guard. */
 export interface GuardDPoPOptions extends DPoPProofOptions {
@@ -41,14 +49,27 @@ export interface GuardOptions {
   retryAfterSeconds?: number;
   /** Called when the issuer cannot be reached (the request is answered 503), e.g. to log it. */
   onIssuerUnavailable?: (error: Error) => void;
+  /**
+   * Policy decisions (`authorize(action, resourceOf)`): how the guard asks Gatehouse's AuthZEN API, as its own client
+   * holding `authz:evaluate`. Required for `authorize`.
+   */
+  authz?: AuthzenOptions;
 }
+
+/** The resource of an `authorize` check, or a function of the verified token giving it (called once it is valid). */
+export type ResourceOf = AuthzenEntity | ((auth: GuardAuth) => AuthzenEntity | Promise<AuthzenEntity>);
+/** The AuthZEN `context` of an `authorize` check, or a function of the verified token giving it. */
+export type ContextOf =
+  | Record<string, unknown>
+  | ((auth: GuardAuth) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>);
 
 /** What a route demands of a valid token. */
 export type Requirement =
   | { kind: 'authenticated' }
   | { kind: 'permissions'; all: readonly string[] }
   | { kind: 'anyPermission'; any: readonly string[] }
-  | { kind: 'scope'; all: readonly string[] };
+  | { kind: 'scope'; all: readonly string[] }
+  | { kind: 'authorize'; action: string; resource: ResourceOf; context?: ContextOf };
 
 /** The framework-free view of a request the core needs. */
 export interface GuardRequest {
@@ -142,6 +163,16 @@ export const scope = (required: string | readonly string[]): Requirement => ({
 });
 /** Any valid token. */
 export const authenticated: Requirement = { kind: 'authenticated' };
+/**
+ * A permit from Gatehouse's policies (AuthZEN): may the token's subject do `action` on the resource? Needs the
+ * guard's `authz` option. A deny is a plain 403 `forbidden`; no decision to be had a 503.
+ */
+export const authorization = (action: string, resource: ResourceOf, context?: ContextOf): Requirement => ({
+  kind: 'authorize',
+  action,
+  resource,
+  ...(context !== undefined ? { context } : {}),
+});
 
 function unmet(
   requirement: Requirement,
@@ -149,6 +180,7 @@ function unmet(
 ): { description: string; scope: string } | undefined {
   switch (requirement.kind) {
     case 'authenticated':
+    case 'authorize':
       return undefined;
     case 'permissions': {
       const missing = requirement.all.filter((p) => !auth.permissions.includes(p));
@@ -188,7 +220,9 @@ function resolveVerifier(options: GuardOptions): AccessTokenVerifier {
  * - a DPoP-bound token presented as `Bearer` (or unbound as `DPoP`): 401 `error="invalid_token"`; a missing or
  *   invalid proof: 401 `DPoP error="invalid_dpop_proof"`;
  * - a valid token without the permission or scope: 403 `error="insufficient_scope"`;
- * - the issuer (discovery, JWKS, introspection) or the replay cache unreachable: 503, never an allow, never a 401.
+ * - `authorize`: a policy deny is a plain 403 `forbidden` (no challenge);
+ * - the issuer (discovery, JWKS, introspection, AuthZEN) or the replay cache unreachable: 503, never an allow, never
+ *   a 401.
  *
  * Every refusal has a JSON body `{error, error_description}` and `Cache-Control: no-store`.
  */
@@ -201,6 +235,8 @@ export function createGuard(options: GuardOptions): Guard {
   const dpop = options.dpop;
   const algs = dpop?.algorithms ?? defaultDPoPAlgorithms;
   const retryAfter = String(options.retryAfterSeconds ?? 5);
+  const authz = options.authz ? createAuthzenClient(options.issuer, options.authz) : undefined;
+  const subjectOf = options.authz?.subject ?? defaultSubject;
   // Per request (stacked guards): the token verified, and the proof accepted for it.
   const verified = new WeakMap<object, { token: string; auth: GuardAuth; proof?: string }>();
 
@@ -286,7 +322,11 @@ export function createGuard(options: GuardOptions): Guard {
       if (!dpop)
         return refuse(401, 'Bearer', 'invalid_token', 'this API does not accept DPoP-bound access tokens');
       proof = request.dpop.length === 1 ? `${jkt} ${request.dpop[0]}` : undefined;
-      if (!(proof !== undefined && memo?.token === token && memo.proof === proof)) {
+      const acceptedHere =
+        proof !== undefined &&
+        ((memo?.token === token && memo.proof === proof) ||
+          (request.key !== undefined && acceptedProofs.get(request.key) === proof));
+      if (!acceptedHere) {
         let result;
         try {
           result = await checkDPoPProof(
@@ -303,10 +343,60 @@ export function createGuard(options: GuardOptions): Guard {
           return unavailable(error); // the replay cache cannot be reached
         }
         if (!result.valid) return refuse(401, 'DPoP', 'invalid_dpop_proof', result.reason);
+        if (request.key && proof !== undefined) acceptedProofs.set(request.key, proof);
       }
     }
     if (request.key) verified.set(request.key, { token, auth, ...(proof ? { proof } : {}) });
     return { allow: true, auth };
+  };
+
+  const decide = async (
+    requirement: Extract<Requirement, { kind: 'authorize' }>,
+    auth: GuardAuth,
+  ): Promise<GuardRefusal | undefined> => {
+    if (!authz) throw new TypeError('@gatehouse/guard: authorize() needs the authz option of the guard');
+    const resource =
+      typeof requirement.resource === 'function' ? await requirement.resource(auth) : requirement.resource;
+    // A resource without a type or id is the route's mistake (an exception), not a question for the PDP: in a batch
+    // it would make the whole request invalid.
+    if (!resource || typeof resource.type !== 'string' || !resource.type || typeof resource.id !== 'string')
+      throw new TypeError(
+        `@gatehouse/guard: authorize('${requirement.action}'): the resource needs a type and an id`,
+      );
+    const context =
+      typeof requirement.context === 'function' ? await requirement.context(auth) : requirement.context;
+    let permitted: boolean;
+    try {
+      permitted = await authz.evaluate({
+        subject: subjectOf(auth),
+        action: { name: requirement.action },
+        resource,
+        ...(context !== undefined ? { context } : {}),
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error : new Error(String(error));
+      options.onIssuerUnavailable?.(reason);
+      return {
+        allow: false,
+        status: 503,
+        headers: { 'Cache-Control': 'no-store', 'Retry-After': retryAfter },
+        body: {
+          error: 'temporarily_unavailable',
+          error_description:
+            'the request cannot be authorized now: the policy decision point cannot be reached',
+        },
+      };
+    }
+    if (permitted) return undefined;
+    return {
+      allow: false,
+      status: 403,
+      headers: { 'Cache-Control': 'no-store' },
+      body: {
+        error: 'forbidden',
+        error_description: `the policy does not permit ${requirement.action} here`,
+      },
+    };
   };
 
   return {
@@ -314,6 +404,7 @@ export function createGuard(options: GuardOptions): Guard {
     async check(request, requirement) {
       const decision = await authenticate(request);
       if (!decision.allow) return decision;
+      if (requirement.kind === 'authorize') return (await decide(requirement, decision.auth)) ?? decision;
       const missing = unmet(requirement, decision.auth);
       if (missing) {
         const scheme: Scheme = decision.auth.confirmation ? 'DPoP' : 'Bearer';

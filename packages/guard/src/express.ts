@@ -1,6 +1,7 @@
 import {
   anyPermission,
   authenticated,
+  authorization,
   createGuard as createCoreGuard,
   permission,
   scope,
@@ -9,6 +10,7 @@ import {
   type Requirement,
 } from './core.ts';
 import { guardRequest, type NodeLikeRequest } from './node.ts';
+import type { AuthzenEntity } from './authzen.ts';
 import type { GuardAuth } from './types.ts';
 
 export * from './index.ts';
@@ -53,6 +55,22 @@ export interface ExpressGuard {
   requireScope(required: string | readonly string[]): ExpressMiddleware;
   /** Requires a valid token, nothing more. */
   requireAuth(): ExpressMiddleware;
+  /**
+   * Requires a valid token whose subject Gatehouse's policies permit `action` on the resource `resourceOf(req)`
+   * gives (AuthZEN; needs the guard's `authz` option). A deny is a plain 403, no decision to be had a 503.
+   */
+  authorize<R extends ExpressLikeRequest = ExpressLikeRequest>(
+    action: string,
+    resourceOf: (req: R, auth: GuardAuth) => AuthzenEntity | Promise<AuthzenEntity>,
+    options?: {
+      context?:
+        | Record<string, unknown>
+        | ((
+            req: R,
+            auth: GuardAuth,
+          ) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>);
+    },
+  ): ExpressMiddleware;
   /** Any requirement, for composed checks. */
   require(requirement: Requirement): ExpressMiddleware;
   /** The framework-free guard underneath. */
@@ -70,9 +88,10 @@ export interface ExpressGuard {
 export function createGuard(options: GuardOptions | Guard): ExpressGuard {
   const guard = 'check' in options ? options : createCoreGuard(options);
   const middleware =
-    (requirement: Requirement): ExpressMiddleware =>
+    (requirement: Requirement | ((req: ExpressLikeRequest) => Requirement)): ExpressMiddleware =>
     (req, res, next) => {
-      guard.check(guardRequest(req, req.originalUrl ?? req.url), requirement).then((decision) => {
+      const wanted = typeof requirement === 'function' ? requirement(req) : requirement;
+      guard.check(guardRequest(req, req.originalUrl ?? req.url), wanted).then((decision) => {
         if (decision.allow) {
           req.auth = decision.auth;
           if (res.locals) res.locals.auth = decision.auth;
@@ -91,6 +110,17 @@ export function createGuard(options: GuardOptions | Guard): ExpressGuard {
     requireAnyPermission: (any) => middleware(anyPermission(any)),
     requireScope: (required) => middleware(scope(required)),
     requireAuth: () => middleware(authenticated),
+    authorize: (action, resourceOf, options = {}) => {
+      if (!guard.options.authz) throw new TypeError('@gatehouse/guard: authorize() needs the authz option');
+      const { context } = options;
+      return middleware((req) =>
+        authorization(
+          action,
+          (auth) => resourceOf(req as never, auth),
+          typeof context === 'function' ? (auth) => context(req as never, auth) : context,
+        ),
+      );
+    },
     require: middleware,
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   anyPermission,
   authenticated,
+  authorization,
   createGuard as createCoreGuard,
   permission,
   scope,
@@ -9,6 +10,7 @@ import {
   type GuardOptions,
   type Requirement,
 } from './core.ts';
+import type { AuthzenEntity } from './authzen.ts';
 import { guardRequest } from './node.ts';
 import type { GuardAuth } from './types.ts';
 
@@ -40,6 +42,22 @@ export interface FastifyGuard {
   requireScope(required: string | readonly string[]): FastifyGuardHook;
   /** Requires a valid token, nothing more. */
   requireAuth(): FastifyGuardHook;
+  /**
+   * Requires a valid token whose subject Gatehouse's policies permit `action` on the resource `resourceOf(request)`
+   * gives (AuthZEN; needs the guard's `authz` option). A deny is a plain 403, no decision to be had a 503.
+   */
+  authorize(
+    action: string,
+    resourceOf: (request: FastifyRequest, auth: GuardAuth) => AuthzenEntity | Promise<AuthzenEntity>,
+    options?: {
+      context?:
+        | Record<string, unknown>
+        | ((
+            request: FastifyRequest,
+            auth: GuardAuth,
+          ) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>);
+    },
+  ): FastifyGuardHook;
   /** Any requirement, for composed checks. */
   require(requirement: Requirement): FastifyGuardHook;
   /** The framework-free guard underneath. */
@@ -55,9 +73,10 @@ export interface FastifyGuard {
 export function createGuard(options: GuardOptions | Guard): FastifyGuard {
   const guard = 'check' in options ? options : createCoreGuard(options);
   const hook =
-    (requirement: Requirement): FastifyGuardHook =>
+    (requirement: Requirement | ((request: FastifyRequest) => Requirement)): FastifyGuardHook =>
     async (request, reply) => {
-      const decision = await guard.check(guardRequest(request.raw, request.url), requirement);
+      const wanted = typeof requirement === 'function' ? requirement(request) : requirement;
+      const decision = await guard.check(guardRequest(request.raw, request.url), wanted);
       if (decision.allow) {
         request.auth = decision.auth;
         return undefined;
@@ -71,6 +90,17 @@ export function createGuard(options: GuardOptions | Guard): FastifyGuard {
     requireAnyPermission: (any) => hook(anyPermission(any)),
     requireScope: (required) => hook(scope(required)),
     requireAuth: () => hook(authenticated),
+    authorize: (action, resourceOf, options = {}) => {
+      if (!guard.options.authz) throw new TypeError('@gatehouse/guard: authorize() needs the authz option');
+      const { context } = options;
+      return hook((request) =>
+        authorization(
+          action,
+          (auth) => resourceOf(request, auth),
+          typeof context === 'function' ? (auth) => context(request, auth) : context,
+        ),
+      );
+    },
     require: hook,
   };
 }

@@ -1,12 +1,14 @@
 export {
   anyPermission,
   authenticated,
+  authorization,
   createGuard,
   extractToken,
   formatChallenge,
   permission,
   requestUrl,
   scope,
+  type ContextOf,
   type ExtractedToken,
   type Guard,
   type GuardDecision,
@@ -15,7 +17,16 @@ export {
   type GuardRefusal,
   type GuardRequest,
   type Requirement,
+  type ResourceOf,
 } from './core.ts';
+export {
+  createAuthzenClient,
+  defaultSubject,
+  type AuthzenClient,
+  type AuthzenEntity,
+  type AuthzenEvaluation,
+  type AuthzenOptions,
+} from './authzen.ts';
 export {
   accessTokenHash,
   checkDPoPProof,

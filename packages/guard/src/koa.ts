@@ -1,6 +1,7 @@
 import {
   anyPermission,
   authenticated,
+  authorization,
   createGuard as createCoreGuard,
   permission,
   scope,
@@ -8,7 +9,9 @@ import {
   type GuardOptions,
   type Requirement,
 } from './core.ts';
+import type { AuthzenEntity } from './authzen.ts';
 import { guardRequest, type NodeLikeRequest } from './node.ts';
+import type { GuardAuth } from './types.ts';
 
 export * from './index.ts';
 
@@ -34,6 +37,22 @@ export interface KoaGuard {
   requireScope(required: string | readonly string[]): KoaMiddleware;
   /** Requires a valid token, nothing more. */
   requireAuth(): KoaMiddleware;
+  /**
+   * Requires a valid token whose subject Gatehouse's policies permit `action` on the resource `resourceOf(ctx)`
+   * gives (AuthZEN; needs the guard's `authz` option). A deny is a plain 403, no decision to be had a 503.
+   */
+  authorize<C extends KoaLikeContext = KoaLikeContext>(
+    action: string,
+    resourceOf: (ctx: C, auth: GuardAuth) => AuthzenEntity | Promise<AuthzenEntity>,
+    options?: {
+      context?:
+        | Record<string, unknown>
+        | ((
+            ctx: C,
+            auth: GuardAuth,
+          ) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>);
+    },
+  ): KoaMiddleware;
   /** Any requirement, for composed checks. */
   require(requirement: Requirement): KoaMiddleware;
   /** The framework-free guard underneath. */
@@ -51,9 +70,10 @@ export interface KoaGuard {
 export function createGuard(options: GuardOptions | Guard): KoaGuard {
   const guard = 'check' in options ? options : createCoreGuard(options);
   const middleware =
-    (requirement: Requirement): KoaMiddleware =>
+    (requirement: Requirement | ((ctx: KoaLikeContext) => Requirement)): KoaMiddleware =>
     async (ctx, next) => {
-      const decision = await guard.check(guardRequest(ctx.req, ctx.originalUrl), requirement);
+      const wanted = typeof requirement === 'function' ? requirement(ctx) : requirement;
+      const decision = await guard.check(guardRequest(ctx.req, ctx.originalUrl), wanted);
       if (decision.allow) {
         ctx.state.auth = decision.auth;
         await next();
@@ -69,6 +89,17 @@ export function createGuard(options: GuardOptions | Guard): KoaGuard {
     requireAnyPermission: (any) => middleware(anyPermission(any)),
     requireScope: (required) => middleware(scope(required)),
     requireAuth: () => middleware(authenticated),
+    authorize: (action, resourceOf, options = {}) => {
+      if (!guard.options.authz) throw new TypeError('@gatehouse/guard: authorize() needs the authz option');
+      const { context } = options;
+      return middleware((ctx) =>
+        authorization(
+          action,
+          (auth) => resourceOf(ctx as never, auth),
+          typeof context === 'function' ? (auth) => context(ctx as never, auth) : context,
+        ),
+      );
+    },
     require: middleware,
   };
 }

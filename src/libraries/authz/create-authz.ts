@@ -4,10 +4,11 @@ import type { AuditLog } from '../audit.ts';
 import { createDecisionLibrary } from './decisions.ts';
 import { createPolicyLibrary } from './policies.ts';
 import { createResourceLibrary } from './resources.ts';
+import { createSearchLibrary } from './search.ts';
 
 /**
  * The policy decision point (issue 14): the Cedar policy set (`policies`), the resources it knows (`resources`),
- * and decisions over both and the directory (`decisions`). Built by createLibraries for the server and the CLI.
+ * and decisions over both and the directory (`decisions`), and searches over decisions (`search`). Built by createLibraries for the server and the CLI.
  */
 export function createAuthzLibraries(deps: { pool: Pool; queries: Queries; audit: AuditLog }) {
   const { pool, queries, audit } = deps;
@@ -26,7 +27,15 @@ export function createAuthzLibraries(deps: { pool: Pool; queries: Queries; audit
     directory: queries.authzDirectory,
     resources: queries.resources,
   });
-  return { policies, resources, decisions };
+  // AuthZEN's subject, resource and action searches, over the decisions above.
+  const search = createSearchLibrary({
+    decisions,
+    resources,
+    policies,
+    accounts: queries.accounts,
+    roles: queries.roles,
+  });
+  return { policies, resources, decisions, search };
 }
 
 export type AuthzLibraries = ReturnType<typeof createAuthzLibraries>;

@@ -348,8 +348,12 @@ export function createDecisionLibrary(deps: {
      * Many decisions over one version of the policy set (a batch): each subject and resource without request
      * properties is loaded once for the batch. An item that cannot be evaluated (a 400: an invalid type, a number
      * that fits no Cedar type) is answered with its error, the others still are; anything else fails the batch.
+     * With `stopAfter`, the batch ends with the first item it holds true for (AuthZEN's short-circuit semantics).
      */
-    async checkMany(requests: readonly DecisionRequest[]): Promise<BatchItem[]> {
+    async checkMany(
+      requests: readonly DecisionRequest[],
+      options: { stopAfter?: (item: BatchItem) => boolean } = {},
+    ): Promise<BatchItem[]> {
       const active = await deps.policies.active();
       const memo: BatchMemo = { principals: new Map(), resources: new Map() };
       const answers: BatchItem[] = [];
@@ -366,6 +370,7 @@ export function createDecisionLibrary(deps: {
             },
           });
         }
+        if (options.stopAfter?.(answers[answers.length - 1]!)) break;
       }
       return answers;
     },

@@ -189,6 +189,24 @@ export function createResourceLibrary(deps: {
     },
 
     /**
+     * One page of the stored resources of a type, in id order after `after` (the admin API's list); `next` is the
+     * cursor of the following page, null on the last one.
+     */
+    async listPage(
+      type: string,
+      page: { limit: number; after?: string | undefined },
+    ): Promise<{ resources: Resource[]; next: string | null }> {
+      checkEntityType(type, 'type');
+      const limit = Math.max(1, Math.min(page.limit, maxPage));
+      const rows = await queries.listByType(type, limit + 1, page.after);
+      const kept = rows.slice(0, limit);
+      return {
+        resources: kept.map(toResource),
+        next: rows.length > limit && kept.length > 0 ? kept[kept.length - 1]!.id : null,
+      };
+    },
+
+    /**
      * One page of the ids of the stored resources of a type (for searches), in id order after `after`; `next` is
      * the cursor of the following page, undefined on the last one. A valid but unknown type has none.
      */

@@ -9,6 +9,7 @@ import type { IdentityProviderLibrary } from '../../libraries/identity-providers
 import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { RbacLibrary } from '../../libraries/rbac.ts';
 import type { AuditLog } from '../../libraries/audit.ts';
+import type { AuthzLibraries } from '../../libraries/authz/create-authz.ts';
 import { unlockAccount } from '../../libraries/operator-requests.ts';
 import { findUnstorableText } from '../../db/text-safety.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
@@ -16,9 +17,12 @@ import type { SignInThrottles } from '../../libraries/throttles.ts';
 import type { DPoPReplayCache } from '../../middleware/dpop-proof.ts';
 import { requirePermission, type AccessTokenVerifier } from '../../middleware/require-permission.ts';
 import * as schemas from './admin-schemas.ts';
+import { addAuthzAdminRoutes } from './authz-admin-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 export const adminPermissions = { read: 'admin:read', write: 'admin:write' } as const;
+/** The body limit of `PUT /policy` and `POST /resources/import` (the larger of this and `http.bodyLimitBytes`). */
+export const largeBodyBytes = 4 * 1024 * 1024;
 
 export interface AdminRouterDeps {
   issuer: string;
@@ -30,6 +34,8 @@ export interface AdminRouterDeps {
   audit: AuditLog;
   throttles: SignInThrottles;
   identityProviders: IdentityProviderLibrary;
+  /** The policy decision point (policies, resources, decisions). */
+  authz: AuthzLibraries;
   verify: AccessTokenVerifier;
   /**
    * Where the ids of accepted DPoP proofs are remembered (shared by every process on the same Redis, so a proof is
@@ -129,6 +135,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   const read = requirePermission(adminPermissions.read, guard);
   const write = requirePermission(adminPermissions.write, guard);
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: `${deps.bodyLimitBytes}b`, encoding: 'utf-8' });
+  // A policy set (up to 1 MiB, and its schema) and an import (up to 10,000 entities) outgrow the usual limit.
+  const largeJson = bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: `${Math.max(deps.bodyLimitBytes, largeBodyBytes)}b`,
+    encoding: 'utf-8',
+  });
 
   /**
    * An account as the admin API shows it: its own roles (`roles`), the groups it is itself a member of (`groups`)
@@ -397,6 +409,17 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ctx.status = 201;
     ctx.body = await rbac.createApi(body);
     await audited(ctx, 'api.create', `api:${body.identifier}`, { after: ctx.body });
+  });
+
+  addAuthzAdminRoutes(router, {
+    authz: deps.authz,
+    read,
+    write,
+    json,
+    largeJson,
+    actor,
+    readJson,
+    readQuery,
   });
 
   return router;

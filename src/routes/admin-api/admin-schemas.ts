@@ -89,6 +89,14 @@ export const createApiBody = z
     descriptions: z.record(text(128), text(200)).optional(),
     format: z.enum(['jwt', 'opaque']).default('jwt'),
     accessTokenTtl: z.number().int().positive().max(86400).optional(),
+    /**
+     * Claims user access tokens for the API carry: `name` = the resources of `type` the subject may `action`
+     * (a resource search at every issuance), as `[{"type", "id"}]`; at most 100 entries, then `<name>_truncated`.
+     */
+    searchClaims: z
+      .array(z.object({ name: text(64), action: text(256), type: text(200) }).strict())
+      .max(5)
+      .optional(),
   })
   .strict();
 
@@ -139,3 +147,59 @@ export const groupMemberBody = z
     message: 'give exactly one of accountId and email',
     path: ['accountId'],
   });
+
+// The policy decision point (issue 14): policies, resources, decisions.
+const entityType = text(200);
+const entityId = text(1024);
+const entityRef = z.object({ type: entityType, id: entityId }).strict();
+/** JSON values by name (attributes, properties, context): Cedar's rules are the authz library's. */
+const jsonRecord = z.record(z.string().max(256), z.unknown());
+
+export const setPolicyBody = z
+  .object({
+    /** The whole Cedar policy set (replaces the active one once it parses and validates). */
+    text: z.string().max(1024 * 1024),
+    /** A Cedar schema (human-readable or JSON text) to validate against; null or absent: none. */
+    schema: z
+      .string()
+      .max(1024 * 1024)
+      .nullable()
+      .optional(),
+  })
+  .strict();
+
+export const rollbackPolicyBody = z.object({ version: z.number().int().min(1) }).strict();
+
+export const putResourceBody = z
+  .object({
+    attributes: jsonRecord.optional(),
+    parents: z.array(entityRef).max(100).optional(),
+  })
+  .strict();
+
+/** `resource import`: Cedar's entity JSON, an array (each entity checked by the resources library). */
+export const importResourcesBody = z.array(z.unknown()).max(10_000);
+
+/** A relation on a resource, held by an account (email) or a group (exactly one). */
+export const shareBody = z
+  .object({ relation: text(64), email: text(320).optional(), group: text(64).optional() })
+  .strict()
+  .refine((body) => (body.email === undefined) !== (body.group === undefined), {
+    message: 'give exactly one of email and group',
+    path: ['email'],
+  });
+
+const decisionEntity = z
+  .object({ type: entityType, id: entityId, properties: jsonRecord.optional() })
+  .strict();
+
+/** `authz check`: one decision, with the policies that decided it (and with `explain`, the entities). */
+export const authzCheckBody = z
+  .object({
+    subject: decisionEntity,
+    action: z.object({ name: text(256), properties: jsonRecord.optional() }).strict(),
+    resource: decisionEntity,
+    context: jsonRecord.optional(),
+    explain: z.boolean().optional(),
+  })
+  .strict();

@@ -157,10 +157,87 @@ const operations: Record<string, Record<string, Operation>> = {
       noContent: true,
     },
   },
+  '/policy': {
+    get: {
+      summary:
+        'The active Cedar policy set: `{"version": N, "text": "...", "schema": "..." | null}` (version 0: none)',
+      permission: 'admin:read',
+    },
+    put: {
+      summary:
+        'Validate a Cedar policy set (against `schema` when given) and make it the active one, atomically: a set that does not parse or validate is a 400 with Cedar’s message and line, and changes nothing. Body up to 4 MiB.',
+      permission: 'admin:write',
+      body: schemas.setPolicyBody,
+    },
+  },
+  '/policy/history': {
+    get: {
+      summary: 'Every version of the policy set: who made it, when, what it restored',
+      permission: 'admin:read',
+    },
+  },
+  '/policy/versions/{version}': {
+    get: { summary: 'One version of the policy set (its text and schema)', permission: 'admin:read' },
+  },
+  '/policy/rollback': {
+    post: {
+      summary: 'Make an older version active again (as a new version)',
+      permission: 'admin:write',
+      body: schemas.rollbackPolicyBody,
+    },
+  },
+  '/resources': {
+    get: {
+      summary:
+        'The stored resources of a type, a page at a time (`?type=` required, `?limit=` up to 1000, `?cursor=` from the previous answer’s `next`; `next` is null on the last page)',
+      permission: 'admin:read',
+    },
+  },
+  '/resources/import': {
+    post: {
+      summary:
+        'Upsert up to 10,000 resources from Cedar’s entity JSON (`[{"uid": {"type", "id"}, "attrs": {...}, "parents": [...]}]`), all or nothing. Body up to 4 MiB.',
+      permission: 'admin:write',
+      body: schemas.importResourcesBody,
+    },
+  },
+  '/resources/{type}/{id}': {
+    get: { summary: 'A stored resource: attributes, parents and relation sets', permission: 'admin:read' },
+    put: {
+      summary: 'Create or replace a resource’s attributes and parents (its relation sets stay)',
+      permission: 'admin:write',
+      body: schemas.putResourceBody,
+    },
+    delete: { summary: 'Delete a resource', permission: 'admin:write', noContent: true },
+  },
+  '/resources/{type}/{id}/share': {
+    post: {
+      summary:
+        'Grant a relation on the resource (`resource.<relation>` in policies) to an account or a group',
+      permission: 'admin:write',
+      body: schemas.shareBody,
+    },
+  },
+  '/resources/{type}/{id}/unshare': {
+    post: {
+      summary: 'Take a relation on the resource away from an account or a group',
+      permission: 'admin:write',
+      body: schemas.shareBody,
+    },
+  },
+  '/authz/check': {
+    post: {
+      summary:
+        'One decision: `{"decision", "policies" (the ids that decided), "errors", "version"}`; with `explain`, also the entities and context it was made on',
+      permission: 'admin:read',
+      body: schemas.authzCheckBody,
+    },
+  },
   '/apis': {
     get: { summary: 'List APIs (resource servers)', permission: 'admin:read' },
     post: {
-      summary: 'Register an API',
+      summary:
+        'Register an API; `searchClaims` puts into its user access tokens the resources a resource search finds at issuance (at most 100 per claim, then `<name>_truncated: true`)',
       permission: 'admin:write',
       body: schemas.createApiBody,
       created: true,
@@ -212,7 +289,7 @@ export function buildOpenApiDocument(issuer: string): Record<string, unknown> {
           },
           '403': { description: 'A valid token without the permission (`error="insufficient_scope"`)' },
           '404': {
-            description: 'Unknown user, role, group, client or API',
+            description: 'Unknown user, role, group, client, API, resource or policy version',
             content: { 'application/json': { schema: errorSchema } },
           },
           '409': { description: 'Already exists', content: { 'application/json': { schema: errorSchema } } },

@@ -13,6 +13,7 @@ import { registerLoginStep, renderLogin } from './login-step.ts';
 import { registerFederationStep } from './federation-step.ts';
 import { registerSecondFactorStep } from './second-factor-step.ts';
 import { registerPasskeyStep } from './passkey-step.ts';
+import { registerForgotPasswordStep, type ForgotPasswordDeps } from './forgot-password-step.ts';
 import { stepUpChecks } from '../../vocabulary/interaction-paths.ts';
 import { deviceCodeOf } from '../../oidc/provider-internals.ts';
 
@@ -33,7 +34,11 @@ function needsOnlySecondFactor(interaction: Interaction): boolean {
  * The pages oidc-provider sends people to when it needs them (its interaction policy decides which prompt comes
  * next): password, second factor, consent. The protocol resumes at oidc-provider once a prompt is answered.
  */
-export function createInteractionRouter(deps: InteractionDeps): Router {
+export function createInteractionRouter(
+  deps: InteractionDeps,
+  /** "Forgot password?" (a step only when mail is on). */
+  forgotPassword?: ForgotPasswordDeps,
+): Router {
   const kit = createInteractionKit(deps);
   const router = new Router({ prefix: '/interaction/:uid' });
 
@@ -81,6 +86,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   registerLoginStep(router, kit);
   registerSecondFactorStep(router, kit);
   registerPasskeyStep(router, kit);
+  if (forgotPassword) registerForgotPasswordStep(router, kit, forgotPassword);
   registerConsentStep(router, kit);
   if (deps.federation) registerFederationStep(router, kit, deps.federation);
   return router;

@@ -7,6 +7,7 @@ import { throttleKeys } from '../../vocabulary/throttle-keys.ts';
 import { createAttemptGuard } from '../attempt-guard.ts';
 import { knownDeviceSeconds } from '../../libraries/known-devices.ts';
 import { knownDeviceCookieName } from '../../vocabulary/cookie-names.ts';
+import { forgotPasswordUrl } from './forgot-password-step.ts';
 
 const loginForm = z.object({
   csrf: textField(100),
@@ -34,6 +35,8 @@ export async function renderLogin(
     csrf: kit.csrfFor(interaction),
     action: kit.url(interaction, 'login'),
     abortAction: kit.url(interaction, 'abort'),
+    // "Forgot password?": only when mail is on (forgot-password-step.ts).
+    forgotPasswordUrl: forgotPasswordUrl(kit, interaction),
     // A passwordless sign-in with a discoverable passkey: a challenge for this interaction's login page.
     passkey: {
       action: kit.url(interaction, 'passkey'),

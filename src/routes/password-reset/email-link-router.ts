@@ -1,0 +1,146 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { AppError } from '../../errors/app-error.ts';
+import type { CsrfTokens } from '../../libraries/csrf.ts';
+import { hashEmailToken } from '../../libraries/email-tokens.ts';
+import { emailVerificationPath, type EmailVerificationLibrary } from '../../libraries/email-verification.ts';
+import type { PageRenderer } from '../../libraries/page-renderer.ts';
+import { passwordResetPath, type PasswordResetLibrary } from '../../libraries/password-reset.ts';
+import { showErrorPage } from '../../middleware/error-page.ts';
+import { noStore, readCsrfForm, textField } from '../forms.ts';
+
+export interface EmailLinkDeps {
+  pages: PageRenderer;
+  csrf: CsrfTokens;
+  passwordReset: PasswordResetLibrary;
+  emailVerification: EmailVerificationLibrary;
+  passwordRules: { minLength: number; minLengthWithMfa: number };
+}
+
+/** The paths this router answers (`ownPrefixes` of the HTTP app). */
+export const emailLinkPaths = [passwordResetPath, emailVerificationPath];
+
+const resetForm = z.object({
+  csrf: textField(100),
+  token: textField(100),
+  email: textField(320).optional(),
+  new_password: textField(1024),
+});
+const verifyForm = z.object({ csrf: textField(100), token: textField(100) });
+
+/** A form on a link's page is bound to its token (to the token's hash: the binding never holds the token). */
+const bindingOf = (purpose: string, token: string) =>
+  `${purpose}:${hashEmailToken(token)?.toString('hex') ?? 'none'}`;
+
+const queryToken = (ctx: Context) => (typeof ctx.query.token === 'string' ? ctx.query.token : '');
+
+/** The token a form posts, read before the form itself (its CSRF token is bound to it); '' when absent. */
+function bodyToken(ctx: Context): string {
+  const body = ctx.request.body as { token?: unknown } | undefined;
+  return typeof body?.token === 'string' ? body.token : '';
+}
+
+/**
+ * The pages the links Gatehouse mails open: setting a new password (`/password-reset?token=…`) and confirming an
+ * address (`/email-verification?token=…`). The token travels in the query, which request logs leave out, and the
+ * pages send no Referer. A link is a bearer link (it works in any browser) and works once; an expired, used or forged
+ * one gets a page that says so and changes nothing.
+ */
+export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
+  const router = new Router();
+  router.use(noStore);
+
+  const linkGone = (ctx: Context, what: 'reset' | 'verification') =>
+    showErrorPage(
+      ctx,
+      deps.pages,
+      what === 'reset'
+        ? {
+            title: 'This link no longer works',
+            message:
+              'A password reset link works once, and only for a short while. Ask for a new one with "Forgot password?" on the sign-in page.',
+          }
+        : {
+            title: 'This link no longer works',
+            message:
+              'A verification link works once, and only for a while. Ask your administrator to send a new one.',
+          },
+      400,
+    );
+
+  function renderReset(
+    ctx: Context,
+    token: string,
+    found: { email: string; hasSecondFactor: boolean },
+    error?: string,
+  ) {
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('password-reset', {
+      title: 'Choose a new password',
+      csrf: deps.csrf.tokenFor(bindingOf('password-reset', token)),
+      action: passwordResetPath,
+      token,
+      email: found.email,
+      minLength: found.hasSecondFactor ? deps.passwordRules.minLengthWithMfa : deps.passwordRules.minLength,
+      error,
+    });
+  }
+
+  router.get(passwordResetPath, async (ctx) => {
+    const token = queryToken(ctx);
+    const found = await deps.passwordReset.check(token);
+    if (!found) return linkGone(ctx, 'reset');
+    renderReset(ctx, token, found);
+  });
+
+  router.post(passwordResetPath, async (ctx) => {
+    const token = bodyToken(ctx);
+    const form = readCsrfForm(ctx, deps.csrf, bindingOf('password-reset', token), resetForm);
+    try {
+      const outcome = await deps.passwordReset.reset(form.token, form.new_password, { ip: ctx.ip });
+      if (outcome.kind === 'invalid') return linkGone(ctx, 'reset');
+      ctx.type = 'html';
+      ctx.body = deps.pages.render('password-reset-done', {
+        title: 'Password changed',
+        continueUrl: outcome.returnTo ?? undefined,
+      });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status !== 400) throw error;
+      const found = await deps.passwordReset.check(form.token);
+      if (!found) return linkGone(ctx, 'reset');
+      ctx.status = 400;
+      renderReset(ctx, form.token, found, `The new password was not accepted: ${error.message}.`);
+    }
+  });
+
+  router.get(emailVerificationPath, async (ctx) => {
+    const token = queryToken(ctx);
+    const found = await deps.emailVerification.check(token);
+    if (!found) return linkGone(ctx, 'verification');
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('email-verification', {
+      title: 'Confirm your email address',
+      csrf: deps.csrf.tokenFor(bindingOf('email-verification', token)),
+      action: emailVerificationPath,
+      token,
+      email: found.email,
+    });
+  });
+
+  router.post(emailVerificationPath, async (ctx) => {
+    const token = bodyToken(ctx);
+    const form = readCsrfForm(ctx, deps.csrf, bindingOf('email-verification', token), verifyForm);
+    const found = await deps.emailVerification.check(form.token);
+    if (!found || !(await deps.emailVerification.verify(form.token, { ip: ctx.ip })))
+      return linkGone(ctx, 'verification');
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('email-verification', {
+      title: 'Address confirmed',
+      done: true,
+      email: found.email,
+    });
+  });
+
+  return router;
+}
