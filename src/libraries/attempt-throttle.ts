@@ -221,9 +221,10 @@ export function createAttemptThrottle(
   options: {
     /**
      * How long a clean record seen in Redis is trusted in this process without asking again (0: always ask).
-     * While it is trusted, at most `freeFailures` guesses per key are evaluated at once in this process without a
-     * reservation in Redis (their failures are still counted there); any failure through this process forgets the
-     * trust at once. A failure made elsewhere buys an attacker at most that many more attempts per process.
+     * While it is trusted, at most `maxFailures` guesses per key are evaluated at once in this process without a
+     * reservation in Redis (their failures are still counted there), so a busy client's concurrent token requests
+     * cost no Redis round trip; any failure through this process forgets the trust at once. A burst of guesses
+     * therefore gets at most `maxFailures` more checked per process than the lock allows.
      */
     trustCleanForMs?: number;
     /** How long an admitted attempt counts if it is never settled (its request crashed). */
@@ -235,7 +236,7 @@ export function createAttemptThrottle(
     ? redisStore(storage.redis, `${storage.prefix}throttle:${name}:`, policy, inFlightMs)
     : memoryStore(policy, inFlightMs);
   const trustCleanForMs = storage.redis ? (options.trustCleanForMs ?? 0) : 0;
-  const localAllowance = Math.max(1, policy.freeFailures);
+  const localAllowance = Math.max(1, policy.maxFailures);
   const seenClean = new Map<string, number>();
   const localInFlight = new Map<string, number>();
   const maxSeenClean = 10_000;

@@ -108,10 +108,10 @@ describe('guesses sent at once', () => {
       });
     const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => guess(`wrong-secret-${i}`)));
     const statuses = answers.map((answer) => answer.status);
-    // Without a reservation per guess, all 30 were checked (30 answers of 401). Now: the lock's 3, and at most the 2
-    // free ones this process checks without asking Redis while it trusts a clean record.
-    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(5);
-    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(25);
+    // Without a reservation per guess, all 30 were checked (30 answers of 401). Now: the lock's 3, and at most 3 more
+    // this process checks without asking Redis while it trusts a clean record.
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(6);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(24);
   });
 });
 
