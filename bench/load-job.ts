@@ -1,3 +1,4 @@
+import type { AuthzWork } from './authz-load.ts';
 import type { SignInFlow } from './http-sign-in.ts';
 
 /**
@@ -19,7 +20,8 @@ export type LoadWork =
        */
       refreshTokens: string[];
     }
-  | { kind: 'sign-in'; flow: SignInFlow };
+  | { kind: 'sign-in'; flow: SignInFlow }
+  | AuthzWork;
 
 export interface LoadTiming {
   origin: string;
@@ -39,7 +41,7 @@ export interface HttpRequest {
 }
 
 export interface LoadResult {
-  tool: 'autocannon' | 'fetch loop' | 'paced http';
+  tool: 'autocannon' | 'fetch loop' | 'paced http' | 'cedar in process';
   /** Successful operations (2xx responses, or complete sign-ins) per second of the measured run. */
   requestsPerSecond: number;
   /** Latency percentiles of the successful operations; null when none succeeded. */

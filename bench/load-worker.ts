@@ -3,6 +3,7 @@
  * (`taskset -c 1 node bench/load-worker.ts`). Reads one LoadJob as JSON on stdin, runs its warm-up and then the
  * measured run, and prints one LoadResult as JSON on stdout.
  */
+import { runAuthzLoad } from './authz-load.ts';
 import { runRefreshLoad, runRequestLoad } from './autocannon-load.ts';
 import type { LoadJob, LoadResult } from './load-job.ts';
 import { runPacedRequestLoad } from './paced-load.ts';
@@ -25,6 +26,9 @@ async function run(job: LoadJob): Promise<LoadResult> {
       return runRefreshLoad(job, 'measure');
     case 'sign-in':
       return runSignInLoad(job);
+    case 'authz-http':
+    case 'authz-cedar':
+      return runAuthzLoad(job);
   }
 }
 

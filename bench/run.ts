@@ -109,7 +109,12 @@ async function runBench(
   const shared = await startTargets(targets, context, baseOptions);
 
   const measurements: Measurement[] = [];
-  const total = scenarios.length * targets.length;
+  const runsOn = (scenario: Scenario, target: { name: string }) =>
+    !scenario.targets || scenario.targets.includes(target.name);
+  const total = scenarios.reduce(
+    (sum, scenario) => sum + targets.filter((t) => runsOn(scenario, t)).length,
+    0,
+  );
   for (const scenario of scenarios) {
     let running = shared;
     if (scenario.variant) {
@@ -118,6 +123,7 @@ async function runBench(
     }
     try {
       for (const target of running) {
+        if (!runsOn(scenario, target)) continue;
         if (deps.interrupted()) throw new Error('interrupted');
         const measurement = await measure(scenario, target, { options, context });
         measurements.push(measurement);

@@ -25,6 +25,7 @@ import { acrValues } from './oidc/acr.ts';
 import { createProvider } from './oidc/create-provider.ts';
 import { createFindAccount } from './oidc/find-account.ts';
 import { createInteractionPolicy } from './oidc/interaction-policy.ts';
+import { logProviderErrors } from './oidc/provider-error-log.ts';
 import { createProviderHost, type ProviderHost } from './oidc/provider-host.ts';
 import { createTokenInspector, type TokenInspector } from './oidc/token-inspector.ts';
 import { createConfigVersionQueries } from './queries/config-version-queries.ts';
@@ -176,25 +177,28 @@ function startProvider(
     refreshSeconds: config.keys.refreshSeconds,
     log,
     build: (keySet) =>
-      createProvider({
-        config,
-        keySet,
-        cookieKeys,
-        adapterFor,
-        findAccount: createFindAccount(
-          accounts,
-          (accountId) => rbac.rolesOfAccount(accountId),
-          federation.idpOfLogin,
-        ),
-        pages,
-        rbac,
-        inspector,
-        interactionPolicy: createInteractionPolicy({ mfa, mfaAcr: acrValues.mfa }),
-        clientAuthThrottle: { perClient: throttles.clientPerClient, perIp: throttles.clientPerIp },
-        metrics,
-        audit,
+      logProviderErrors(
+        createProvider({
+          config,
+          keySet,
+          cookieKeys,
+          adapterFor,
+          findAccount: createFindAccount(
+            accounts,
+            (accountId) => rbac.rolesOfAccount(accountId),
+            federation.idpOfLogin,
+          ),
+          pages,
+          rbac,
+          inspector,
+          interactionPolicy: createInteractionPolicy({ mfa, mfaAcr: acrValues.mfa }),
+          clientAuthThrottle: { perClient: throttles.clientPerClient, perIp: throttles.clientPerIp },
+          metrics,
+          audit,
+          log,
+        }),
         log,
-      }),
+      ),
   });
 }
 

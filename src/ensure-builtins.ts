@@ -3,6 +3,7 @@ import type { Libraries } from './libraries/create-libraries.ts';
 import { accountClientId } from './routes/account/account-client.ts';
 import { adminPermissions } from './routes/admin-api/admin-router.ts';
 import { authzenPermission } from './routes/authzen/authzen-router.ts';
+import { consoleClientId } from './routes/console/console-session.ts';
 import { adminAudienceOf, authzAudienceOf } from './routes/create-routers.ts';
 
 /**
@@ -25,8 +26,10 @@ export async function ensureBuiltins(
 }
 
 /**
- * The client of Gatehouse's own account page, ensured at every start once the provider is built: the client
- * library validates its metadata with the running provider's client schema.
+ * Gatehouse's own first-party clients, ensured at every start once the provider is built (the client library
+ * validates their metadata with the running provider's client schema): the account page (`/account`) and the admin
+ * console (`/admin`). Both are public clients using code + PKCE, first-party (no consent page), and sign people in
+ * through the real sign-in.
  */
 export async function ensureAccountClient(
   config: GatehouseConfig,
@@ -42,5 +45,27 @@ export async function ensureAccountClient(
     public: true,
     firstParty: true,
     clientUri: `${config.issuer}/account`,
+  });
+  await ensureConsoleClient(config, { clients });
+}
+
+/**
+ * The admin console's client (`gatehouse-console`). It asks for no API: the console calls Gatehouse's libraries in
+ * process and checks `admin:read` / `admin:write` on the signed-in account itself (src/routes/console/).
+ */
+export async function ensureConsoleClient(
+  config: GatehouseConfig,
+  { clients }: Pick<Libraries, 'clients'>,
+): Promise<void> {
+  await clients.ensure({
+    id: consoleClientId,
+    name: 'Gatehouse admin console',
+    redirectUris: [`${config.issuer}/admin/callback`],
+    postLogoutRedirectUris: [`${config.issuer}/admin/signed-out`],
+    grantTypes: ['authorization_code'],
+    scope: 'openid email profile',
+    public: true,
+    firstParty: true,
+    clientUri: `${config.issuer}/admin`,
   });
 }

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
@@ -12,10 +14,11 @@ import type { PageRenderer } from './libraries/page-renderer.ts';
 import type { RequestInfoScope } from './storage/request-info.ts';
 import { AppError, notFound } from './errors/app-error.ts';
 import { errorHandler } from './middleware/error-handler.ts';
-import { requestContext } from './middleware/request-context.ts';
-import { securityHeaders } from './middleware/security-headers.ts';
+import { requestContext, requestTracking } from './middleware/request-context.ts';
+import { securityHeaderList, securityHeaders } from './middleware/security-headers.ts';
 import type { ProviderHost } from './oidc/provider-host.ts';
-import { forwardedHeaders } from './middleware/forwarded-headers.ts';
+import { forwardedHeaderRewrite, forwardedHeaders } from './middleware/forwarded-headers.ts';
+import { createFrontDoorRouter } from './routes/front-door.ts';
 
 function staticAssets(): Middleware {
   const dir = fileURLToPath(new URL('../views/assets/', import.meta.url));
@@ -86,14 +89,45 @@ const ownPrefixes = [
   '/interaction/',
   '/account',
   '/federation/',
-  '/admin/api',
+  // The admin API (`/admin/api`) and the console's pages (`/admin`).
+  '/admin',
   // The pages of the links Gatehouse mails (src/routes/password-reset/).
   '/password-reset',
   '/email-verification',
+  '/invitation',
+  // The development mailbox (src/routes/dev-mailbox.ts): only outside production, without smtp.url.
+  '/dev/',
   // The AuthZEN API (src/routes/authzen/): its metadata document and its endpoints.
   '/.well-known/authzen-configuration',
   '/access/',
 ];
+
+/**
+ * The paths oidc-provider answers: its default `routes` (node_modules/oidc-provider/lib/helpers/defaults.js,
+ * `routes`; Gatehouse keeps them) with what hangs below them (`/auth/:uid`, `/device/auth`, `/reg/:clientId`,
+ * `/session/end/confirm`), and its discovery document. Any other path is unknown: it gets Gatehouse's 404 (a page for
+ * browsers, JSON for API clients) instead of oidc-provider's plain-text "Not Found".
+ */
+const providerPrefixes = [
+  '/.well-known/openid-configuration',
+  '/auth',
+  '/backchannel',
+  '/challenge',
+  '/credential',
+  '/device',
+  '/jwks',
+  '/me',
+  '/reg',
+  '/request',
+  '/session/end',
+  '/token',
+];
+
+/** Case-insensitive, as oidc-provider's router is (`lib/helpers/router.js`): `/TOKEN` is its token endpoint. */
+function isProviderPath(path: string): boolean {
+  const folded = path.toLowerCase();
+  return providerPrefixes.some((prefix) => folded === prefix || folded.startsWith(`${prefix}/`));
+}
 
 export interface HttpAppParts {
   config: GatehouseConfig;
@@ -110,13 +144,65 @@ export interface HttpAppParts {
 }
 
 /**
+ * Koa's `path` of a request target it parses the fast way (parseurl: starts with `/`, none of `\t\n\f\r #`,
+ * U+00A0, U+FEFF anywhere): the part before `?`. Anything else is left to Koa (undefined).
+ */
+function plainPath(url: string | undefined): string | undefined {
+  if (url === undefined || url.charCodeAt(0) !== 0x2f) return undefined;
+  let end = url.length;
+  for (let i = 1; i < url.length; i += 1) {
+    const code = url.charCodeAt(i);
+    if (code === 0x3f) end = Math.min(end, i);
+    else if (
+      code === 0x09 ||
+      code === 0x0a ||
+      code === 0x0c ||
+      code === 0x0d ||
+      code === 0x20 ||
+      code === 0x23 ||
+      code === 0xa0 ||
+      code === 0xfeff
+    )
+      return undefined;
+  }
+  return url.slice(0, end);
+}
+
+const isOwnPath = (path: string) => path === '/' || ownPrefixes.some((prefix) => path.startsWith(prefix));
+
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | undefined;
+
+/**
+ * Koa with a front door: a request the front door takes (`Promise`) never gets a Koa context of Gatehouse's; any
+ * other (`undefined`) goes through the middleware as usual.
+ */
+class FrontedKoa extends Koa {
+  front: RequestHandler = () => undefined;
+
+  override callback() {
+    const koa = super.callback();
+    const front = this.front;
+    return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) =>
+      front(req as IncomingMessage, res as ServerResponse) ?? koa(req, res);
+  }
+}
+
+/**
  * The Koa application: request id and logging, security headers and the error middleware around everything; then
  * Gatehouse's own routes for the paths it owns (one prefix check, so protocol requests do not walk its routers);
- * everything else goes to oidc-provider.
+ * oidc-provider's paths go to oidc-provider, and anything else is a 404 from the error middleware.
+ *
+ * oidc-provider's requests skip Gatehouse's Koa context: oidc-provider builds its own, and a second one around it
+ * (context, request and response objects, a middleware chain, an on-finished hook) cost about a third of the
+ * JavaScript time of a discovery request and 15 KB of garbage each (CPU and heap profiles of the discovery bench,
+ * bench/README.md). The same steps
+ * run on the bare request instead, in the same order: forwarded headers, request id and its log line and metrics,
+ * request info, security headers. Gatehouse's error middleware has nothing to add there: oidc-provider answers
+ * its own errors, and the ones of Gatehouse's middleware inside it go through `provider-error-guard.ts`.
  */
 export function createHttpApp(parts: HttpAppParts): Koa {
   const { config } = parts;
-  const app = new Koa({ keys: parts.cookieKeys, proxy: config.trustProxy !== false });
+  const app = new FrontedKoa({ keys: parts.cookieKeys, proxy: config.trustProxy !== false });
   app.silent = true;
   const body = bodyParser({
     enableTypes: ['form', 'json'],
@@ -126,7 +212,11 @@ export function createHttpApp(parts: HttpAppParts): Koa {
 
   // Router middleware expects the router's own context type; Koa's plain one is what it really gets here.
   const mount = (router: Router) => [router.routes(), router.allowedMethods()] as unknown as Middleware[];
-  const own: Middleware[] = [metricsEndpoint(parts.metrics, config), staticAssets()];
+  const own: Middleware[] = [
+    metricsEndpoint(parts.metrics, config),
+    staticAssets(),
+    ...mount(createFrontDoorRouter({ issuer: config.issuer, pages: parts.pages })),
+  ];
   for (const router of parts.formRouters) {
     own.push(
       (ctx, next) => (router.match(ctx.path, ctx.method).route ? body(ctx, next) : next()),
@@ -136,20 +226,47 @@ export function createHttpApp(parts: HttpAppParts): Koa {
   for (const router of parts.routers) own.push(...mount(router));
   const ownRoutes = compose(own);
 
-  app.use(forwardedHeaders({ trustProxy: config.trustProxy, issuer: config.issuer }));
-  app.use(
-    requestContext(parts.log, parts.requestInfo, (done) =>
-      parts.metrics.observeRequest(done.path, done.method, done.status, done.seconds),
-    ),
-  );
-  app.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
+  const forwarding = { trustProxy: config.trustProxy, issuer: config.issuer };
+  const observe = (done: { path: string; method: string; status: number; seconds: number }) =>
+    parts.metrics.observeRequest(done.path, done.method, done.status, done.seconds);
+  const https = config.issuer.startsWith('https:');
+  app.use(forwardedHeaders(forwarding));
+  app.use(requestContext(parts.log, parts.requestInfo, observe));
+  app.use(securityHeaders({ https }));
   app.use(errorHandler(parts.pages, () => parts.metrics.storageError()));
-  app.use((ctx, next) =>
-    ownPrefixes.some((prefix) => ctx.path.startsWith(prefix)) ? ownRoutes(ctx, next) : next(),
-  );
-  app.use(async (ctx) => {
+  app.use((ctx, next) => (isOwnPath(ctx.path) ? ownRoutes(ctx, next) : next()));
+  app.use(async (ctx, next) => {
+    // Unknown paths fall through to the error middleware's 404.
+    if (!isProviderPath(ctx.path)) return next();
     ctx.respond = false;
     await parts.providerHost.handle(ctx.req, ctx.res);
   });
+
+  const rewriteForwarded = forwardedHeaderRewrite(forwarding);
+  const track = requestTracking(parts.log, parts.requestInfo, observe);
+  const headers = securityHeaderList({ https });
+  const proxy = app.proxy;
+  app.front = (req, res) => {
+    const path = plainPath(req.url);
+    if (path === undefined || isOwnPath(path) || !isProviderPath(path)) return undefined;
+    rewriteForwarded(req);
+    // Koa's `ctx.ip`: the forwarded address (one, after the rewrite) when proxies are trusted, else the peer's.
+    const forwardedFor = req.headers['x-forwarded-for'];
+    const ip = (proxy && typeof forwardedFor === 'string' && forwardedFor) || req.socket.remoteAddress || '';
+    return track(req, res, path, ip, () => {
+      for (const [name, value] of headers) res.setHeader(name, value);
+      return parts.providerHost.handle(req, res);
+    }).catch((error: unknown) => {
+      // oidc-provider's Koa answers its own failures; should anything still reject, the client is not left waiting.
+      parts.log.error({ err: error, path }, 'request failed');
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(
+          JSON.stringify({ error: 'server_error', error_description: 'Something went wrong on our side.' }),
+        );
+      } else res.destroy();
+    });
+  };
   return app;
 }

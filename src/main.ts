@@ -4,13 +4,19 @@
  * environment.
  */
 import { CommanderError } from 'commander';
-import { createProgram } from './cli/program.ts';
+import { createProgram, packageVersion } from './cli/program.ts';
 import { loadConfig, type GatehouseConfig } from './config/load-config.ts';
 import { ConfigError } from './errors/config-error.ts';
 import { AppError } from './errors/app-error.ts';
 
 /** Exit codes: 0 done, 1 failed, 2 bad arguments (nothing was written). */
 async function main(argv: string[]): Promise<number> {
+  // Only as the whole command line: after a command, `--version` is that command's own option (`policy get
+  // --version 3`), which a program-wide version option would swallow.
+  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   let config: GatehouseConfig | undefined;
   const program = createProgram(() => (config ??= loadConfig(process.env)));
   try {

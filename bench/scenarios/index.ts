@@ -1,3 +1,4 @@
+import { authzBatch, authzEvaluation, authzSearch } from './authz-scenarios.ts';
 import {
   clientCredentialsEs256,
   clientCredentialsOpaque,
@@ -19,4 +20,7 @@ export const allScenarios: readonly Scenario[] = [
   refresh,
   userinfo,
   passwordSignIn,
+  authzEvaluation,
+  authzBatch,
+  authzSearch,
 ];

@@ -21,6 +21,11 @@ export interface Scenario {
    * one driven to saturation, where latency is mostly queueing).
    */
   halfPeakLatency?: boolean;
+  /**
+   * The targets this scenario can run on (default: every one). The others are left out of its rows, and of the
+   * bench's exit code: the policy decision point's fixture needs the real target's database.
+   */
+  targets?: readonly string[];
   /** Says how a number was obtained when it is not one autocannon request per operation. */
   note?(target: RunningTarget): string | undefined;
   /** Builds the load for one target, minting beforehand whatever tokens the requests carry. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCleanupStack } from '../cleanup-stack.ts';
+import { serverNodeOptions } from '../server-node-options.ts';
 import { createRedisPrefix, deleteRedisPrefix, freePort, redisUrl, waitForHttp } from '../services.ts';
 import type { BareProviderSettings } from './bare-provider-settings.ts';
 import type { RunningTarget, TargetContext, TargetDefinition, TargetName } from './target.ts';
@@ -52,6 +53,7 @@ export function baselineTarget(storage: 'memory' | 'redis'): TargetDefinition {
         const server = context.processes.start(name, command, args, {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
+          ...serverNodeOptions(),
         });
         own.defer(`stop ${name}`, () => server.stop());
         await waitForHttp(`${origin}/.well-known/openid-configuration`, server);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCleanupStack } from '../cleanup-stack.ts';
+import { serverNodeOptions } from '../server-node-options.ts';
 import { noCpuPinning } from '../cpu-pinning.ts';
 import type { Fixtures } from '../fixtures.ts';
 import {
@@ -112,12 +113,8 @@ export function gatehouseTarget(mode: 'real' | 'embedded'): TargetDefinition {
           process.execPath,
           [mainScript, 'serve'],
         );
-        // BENCH_CPU_PROF_DIR=<dir>: the server writes a V8 CPU profile there when it stops (for flame graphs).
-        const profileDir = process.env.BENCH_CPU_PROF_DIR;
-        const server = processes.start(name, command, args, {
-          ...env,
-          ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
-        });
+        // BENCH_CPU_PROF_DIR, BENCH_LOOP_STATS_DIR: diagnostics of the server (server-node-options.ts).
+        const server = processes.start(name, command, args, { ...env, ...serverNodeOptions() });
         own.defer(`stop ${name}`, () => server.stop());
         await waitForHttp(`${origin}/healthz`, server);
         await provision(cli, fixtures);

@@ -30,33 +30,48 @@ export function registerAuditCommand(program: Command, context: () => CliContext
     )
     .option('--type <type>', 'an event type (mfa.failed) or a family (mfa)')
     .option('--email <email>', 'only events of this account')
+    .option(
+      '--actor <actor>',
+      'only events by this actor (cli, admin:<sub>, console:<sub>; console: for every one)',
+    )
     .option('--limit <n>', 'at most this many events', limit, 1000)
-    .action(async (options: { since: Date; type?: string; email?: string; limit: number }) => {
-      const cli = context();
-      const events = await cli.withRuntime(async ({ libraries }) => {
-        const accountId = options.email
-          ? ((await libraries.accounts.findByEmail(options.email))?.id ?? 'none')
-          : undefined;
-        return libraries.audit.list({
-          since: options.since,
-          type: options.type,
-          accountId,
-          limit: options.limit,
+    .action(
+      async (options: { since: Date; type?: string; email?: string; actor?: string; limit: number }) => {
+        const cli = context();
+        const found = await cli.withRuntime(async ({ libraries }) => {
+          const accountId = options.email
+            ? ((await libraries.accounts.findByEmail(options.email))?.id ?? 'none')
+            : undefined;
+          return libraries.audit.list({
+            since: options.since,
+            type: options.type,
+            actor: options.actor,
+            accountId,
+            // One more than asked for says whether the list stopped short.
+            limit: options.limit + 1,
+          });
         });
-      });
-      cli.print(
-        events,
-        table([
-          ['AT', 'TYPE', 'ACCOUNT', 'CLIENT', 'IP', 'DETAILS'],
-          ...events.map((event) => [
-            event.at,
-            event.type,
-            event.accountId ?? '',
-            event.clientId ?? '',
-            event.ip ?? '',
-            JSON.stringify(event.details),
+        const events = found.slice(0, options.limit);
+        // Never silently short: stderr says so (stdout stays the one JSON document).
+        // (The audit log answers at most 10,000 events at a time.)
+        if (found.length > options.limit || found.length >= 10_000)
+          process.stderr.write(
+            `gatehouse: showing the first ${options.limit} matching events; more match (raise --limit or narrow --since)\n`,
+          );
+        cli.print(
+          events,
+          table([
+            ['AT', 'TYPE', 'ACCOUNT', 'CLIENT', 'IP', 'DETAILS'],
+            ...events.map((event) => [
+              event.at,
+              event.type,
+              event.accountId ?? '',
+              event.clientId ?? '',
+              event.ip ?? '',
+              JSON.stringify(event.details),
+            ]),
           ]),
-        ]),
-      );
-    });
+        );
+      },
+    );
 }

@@ -150,6 +150,31 @@ export function registerClientCommands(program: Command, context: () => CliConte
     });
 
   client
+    .command('rotate-secret')
+    .description('give a confidential client a new secret, printed once; the old one is refused from now on')
+    .requiredOption('--id <id>', 'client_id')
+    .action(async (options: { id: string }) => {
+      const cli = context();
+      const rotated = await cli.withRuntime(({ libraries }) =>
+        libraries.lifecycle.rotateClientSecret(options.id, 'cli'),
+      );
+      cli.print(
+        { client_id: rotated.clientId, client_secret: rotated.secret },
+        `new secret of ${rotated.clientId} (shown once): ${rotated.secret}`,
+      );
+    });
+
+  client
+    .command('delete')
+    .description('delete an application: its token requests fail (invalid_client) from now on')
+    .requiredOption('--id <id>', 'client_id')
+    .action(async (options: { id: string }) => {
+      const cli = context();
+      await cli.withRuntime(({ libraries }) => libraries.lifecycle.deleteClient(options.id, 'cli'));
+      cli.print({ id: options.id, deleted: true }, `deleted client ${options.id}`);
+    });
+
+  client
     .command('list')
     .description('list applications')
     .action(async () => {

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { IdentityProviderType, LinkPolicy, RoleRule } from '../libraries/identity-providers.ts';
 import type { CliContext } from './cli-context.ts';
 import { invalidRequest } from '../errors/app-error.ts';
-import { secretOption, stdinHelp, table } from './options.ts';
+import { auditCliChange, secretOption, stdinHelp, table } from './options.ts';
 
 function providerType(value: string): IdentityProviderType {
   if (value !== 'oidc' && value !== 'github' && value !== 'google')
@@ -114,6 +114,57 @@ export function registerIdpCommands(program: Command, context: () => CliContext)
         ]),
       );
     });
+
+  idp
+    .command('update')
+    .description(
+      "change an upstream's name, issuer, client id, client secret or scope (the id and type stay)",
+    )
+    .requiredOption('--id <id>', 'upstream id')
+    .option('--client-id <id>', 'client id Gatehouse has at the upstream')
+    .option(
+      '--client-secret <secret>',
+      'client secret Gatehouse has at the upstream (or --client-secret-stdin)',
+    )
+    .option('--client-secret-stdin', stdinHelp('upstream client secret'))
+    .option('--scope <scopes>', 'scopes to ask the upstream for')
+    .option('--name <name>', 'shown on the button "Continue with <name>"')
+    .option('--issuer <url>', 'issuer URL (oidc; for github a GitHub Enterprise base URL)')
+    .action(
+      async (options: {
+        id: string;
+        clientId?: string;
+        clientSecret?: string;
+        clientSecretStdin?: boolean;
+        scope?: string;
+        name?: string;
+        issuer?: string;
+      }) => {
+        const clientSecret = await secretOption(
+          { value: options.clientSecret, stdin: options.clientSecretStdin },
+          { option: '--client-secret', stdinOption: '--client-secret-stdin', what: 'client secret' },
+        );
+        const cli = context();
+        const updated = await cli.withRuntime(async ({ libraries }) => {
+          const before = await libraries.identityProviders.get(options.id);
+          const after = await libraries.identityProviders.update(options.id, {
+            clientId: options.clientId,
+            clientSecret,
+            scope: options.scope,
+            name: options.name,
+            issuer: options.issuer,
+          });
+          // Never the secret: only that it changed.
+          await auditCliChange(libraries, 'idp.update', `idp:${options.id}`, {
+            before,
+            after: { ...after, ...(clientSecret !== undefined ? { clientSecretChanged: true } : {}) },
+          });
+          return after;
+        });
+        const { redirectUri, ...rest } = updated;
+        cli.print({ ...rest, redirect_uri: redirectUri }, `updated identity provider ${updated.id}`);
+      },
+    );
 
   idp
     .command('delete')

@@ -1,4 +1,26 @@
 import { invalidRequest } from '../errors/app-error.ts';
+import type { Libraries } from '../libraries/create-libraries.ts';
+
+/**
+ * Audits a change made through the CLI as the admin API audits its own (`admin.change`, actor `cli`): what, on
+ * what, and the record before and after. Never a secret.
+ */
+export function auditCliChange(
+  libraries: Pick<Libraries, 'audit'>,
+  action: string,
+  target: string,
+  change: { before?: unknown; after?: unknown },
+): Promise<void> {
+  return libraries.audit.record('admin.change', {
+    actor: 'cli',
+    details: {
+      action,
+      target,
+      ...(change.before === undefined ? {} : { before: change.before }),
+      ...(change.after === undefined ? {} : { after: change.after }),
+    },
+  });
+}
 
 /** Collects a repeatable option (`--role a --role b`) into an array. */
 export function collect(value: string, previous: string[] = []): string[] {

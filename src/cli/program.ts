@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import { registerAccessCommands } from './access-commands.ts';
@@ -16,6 +17,20 @@ import { registerSecretCommands } from './secret-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerUserCommands } from './user-commands.ts';
 
+const exitCodeHelp = `
+gatehouse --version (or -V) prints the version of Gatehouse.
+
+Exit codes:
+  0  done
+  1  failed (the database or the running server could not be reached, ...)
+  2  refused: bad arguments or input, not found, already exists; nothing was written`;
+
+/** The version of the package (package.json), for `gatehouse --version`. */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
 /**
  * The `gatehouse` command line. Configuration is read lazily, so `--help` and argument errors work even when the
  * environment is incomplete.
@@ -24,6 +39,7 @@ export function createProgram(loadConfig: () => GatehouseConfig): Command {
   const program = new Command('gatehouse')
     .description('Gatehouse: an OAuth 2.0 / OpenID Connect provider')
     .option('--json', 'print one JSON document on stdout')
+    .addHelpText('after', exitCodeHelp)
     .showHelpAfterError()
     .exitOverride();
 
@@ -56,5 +72,6 @@ export function createProgram(loadConfig: () => GatehouseConfig): Command {
     command.commands.forEach(inherit);
   };
   program.commands.forEach(inherit);
+
   return program;
 }

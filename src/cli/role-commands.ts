@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
+import { invalidRequest } from '../errors/app-error.ts';
 import { parseSearchClaim } from '../libraries/authz/search-claims.ts';
-import { collect, table } from './options.ts';
+import { auditCliChange, collect, table } from './options.ts';
 
 function tokenFormat(value: string): 'jwt' | 'opaque' {
   if (value !== 'jwt' && value !== 'opaque') throw new InvalidArgumentError('expected jwt or opaque');
@@ -83,6 +84,36 @@ export function registerRoleCommands(program: Command, context: () => CliContext
       cli.print(updated, `role ${updated.name} now gives: ${updated.permissions.join(' ')}`);
     });
 
+  role
+    .command('revoke')
+    .description('take a permission from a role')
+    .argument('<name>', 'role name')
+    .requiredOption('--permission <permission>', 'permission to take away')
+    .action(async (name: string, options: { permission: string }) => {
+      const cli = context();
+      const updated = await cli.withRuntime(async ({ libraries }) => {
+        const before = await libraries.rbac.getRole(name);
+        const after = await libraries.rbac.revokePermission(name, options.permission);
+        await auditCliChange(libraries, 'role.revoke', `role:${name}`, { before, after });
+        return after;
+      });
+      cli.print(updated, `role ${updated.name} now gives: ${updated.permissions.join(' ') || '(nothing)'}`);
+    });
+
+  role
+    .command('delete')
+    .description('delete a role (not a built-in one); its holders lose it')
+    .argument('<name>', 'role name')
+    .action(async (name: string) => {
+      const cli = context();
+      await cli.withRuntime(async ({ libraries }) => {
+        const before = await libraries.rbac.getRole(name);
+        await libraries.rbac.deleteRole(name);
+        await auditCliChange(libraries, 'role.delete', `role:${name}`, { before });
+      });
+      cli.print({ name, deleted: true }, `deleted role ${name}`);
+    });
+
   const api = program
     .command('api')
     .description('manage APIs (resource servers) that accept Gatehouse tokens');
@@ -137,6 +168,76 @@ export function registerRoleCommands(program: Command, context: () => CliContext
         cli.print(created, `registered API ${created.identifier} (${created.format} tokens)`);
       },
     );
+  api
+    .command('update')
+    .description('change a registered API: its permissions, token format, name or search claims')
+    .requiredOption('--identifier <uri>', 'the API identifier')
+    .option('--permission <permission>', 'declare a permission (repeatable; adds)', collect, [])
+    .option('--remove-permission <permission>', 'withdraw a permission (repeatable)', collect, [])
+    .option('--format <format>', 'access token format: jwt or opaque', tokenFormat)
+    .option('--name <name>', 'display name (shown on the consent page)')
+    .option(
+      '--describe <permission=text>',
+      'what a permission lets an app do, in words the consent page shows (repeatable; declares it too)',
+      describedPermission,
+      {},
+    )
+    .option(
+      '--search-claim <NAME=ACTION:TYPE>',
+      'search claims, replacing the current ones (repeatable; as for api create)',
+      collect,
+    )
+    .option('--no-search-claims', 'remove every search claim')
+    .action(
+      async (options: {
+        identifier: string;
+        permission: string[];
+        removePermission: string[];
+        describe: Record<string, string>;
+        format?: 'jwt' | 'opaque';
+        name?: string;
+        searchClaim?: string[];
+        searchClaims: boolean;
+      }) => {
+        if (options.searchClaim !== undefined && !options.searchClaims)
+          throw invalidRequest('give either --search-claim or --no-search-claims, not both', 'search-claim');
+        // Checked before anything opens: a bad value exits 2 with nothing written.
+        const searchClaims = !options.searchClaims
+          ? []
+          : options.searchClaim?.map((given) => parseSearchClaim(given, '--search-claim'));
+        const cli = context();
+        const updated = await cli.withRuntime(async ({ libraries }) => {
+          const before = await libraries.rbac.getApi(options.identifier);
+          const after = await libraries.rbac.updateApi(options.identifier, {
+            addPermissions: options.permission,
+            removePermissions: options.removePermission,
+            descriptions: options.describe,
+            format: options.format,
+            name: options.name,
+            searchClaims,
+          });
+          await auditCliChange(libraries, 'api.update', `api:${options.identifier}`, { before, after });
+          return after;
+        });
+        cli.print(
+          updated,
+          `updated API ${updated.identifier} (${updated.format} tokens; permissions: ${updated.permissions.join(' ') || '(none)'})`,
+        );
+      },
+    );
+  api
+    .command('delete')
+    .description('delete a registered API (not a built-in one); clients lose it from their allowed APIs')
+    .requiredOption('--identifier <uri>', 'the API identifier')
+    .action(async (options: { identifier: string }) => {
+      const cli = context();
+      await cli.withRuntime(async ({ libraries }) => {
+        const before = await libraries.rbac.getApi(options.identifier);
+        await libraries.rbac.deleteApi(options.identifier);
+        await auditCliChange(libraries, 'api.delete', `api:${options.identifier}`, { before });
+      });
+      cli.print({ identifier: options.identifier, deleted: true }, `deleted API ${options.identifier}`);
+    });
   api
     .command('list')
     .description('list APIs')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import cluster from 'node:cluster';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createGatehouse } from '../app.ts';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import { resolveSecret } from '../config/resolve-secret.ts';
@@ -18,29 +18,18 @@ import { superviseWorkers, workerCount } from '../cluster-supervisor.ts';
 import { connectConfiguredRedis, waitForRedis } from '../storage/connect-redis.ts';
 import { createMemoryHotState, createRedisHotState } from '../storage/hot-state.ts';
 import { createRoleHolderQueries } from '../queries/role-holder-queries.ts';
-
-/** Log fields that must never reach a log line, whatever a caller passes. */
-export const redactedLogPaths = [
-  'password',
-  '*.password',
-  'secret',
-  '*.secret',
-  'token',
-  '*.token',
-  'code',
-  '*.code',
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
+import { chooseLogFormat, createServerLog } from './server-log.ts';
 
 export async function serve(config: GatehouseConfig): Promise<void> {
-  // Asynchronous writes: a log line must not cost a request its latency (flushed on shutdown).
-  const destination = pino.destination({ dest: 1, sync: false });
-  const log = pino(
-    { level: config.logLevel, redact: { paths: redactedLogPaths, censor: '[redacted]' } },
-    destination,
-  );
-  process.once('exit', () => destination.flushSync());
+  const { log, flush } = createServerLog({
+    level: config.logLevel,
+    format: chooseLogFormat({
+      setting: config.logFormat,
+      production: config.production,
+      stdoutIsTty: process.stdout.isTTY === true,
+    }),
+  });
+  process.once('exit', flush);
   // Read and checked before any worker starts: a bad password file stops start-up instead of a worker's.
   const bootstrapAdmin = await readBootstrapAdmin(
     config.bootstrapAdmin,
@@ -97,6 +86,7 @@ async function serveProcess(
     const created = await createAdminBootstrap({
       accounts: gatehouse.accounts,
       roleHolders: createRoleHolderQueries(database.pool),
+      audit: gatehouse.audit,
     }).ensure(bootstrapAdmin);
     if (created)
       log.info({ email: created.email }, 'created the first administrator from the bootstrap variables');
@@ -131,6 +121,7 @@ async function serveProcess(
         '',
         `  Gatehouse is running at ${config.issuer}`,
         `  Account page:  ${config.issuer}/account`,
+        `  Admin console: ${config.issuer}/admin`,
         ...(demoPresent
           ? [
               `  Demo sign-in:  ${demoAccount.email} / ${demoAccount.password}`,

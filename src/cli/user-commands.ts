@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
-import { invalidRequest } from '../errors/app-error.ts';
+import { invalidRequest, notFound } from '../errors/app-error.ts';
 import { collect, parseAttributes, secretOption, stdinHelp, table } from './options.ts';
 
 export function registerUserCommands(program: Command, context: () => CliContext): void {
@@ -74,8 +74,9 @@ export function registerUserCommands(program: Command, context: () => CliContext
 
   user
     .command('update')
-    .description("change an account's custom attributes")
+    .description("change an account's display name or custom attributes")
     .requiredOption('--email <email>', 'account email')
+    .option('--name <name>', 'display name ("" removes it)')
     .option(
       '--attribute <name=value>',
       'set an attribute (repeatable): NAME=VALUE sets a string, NAME:=JSON a typed value (tier:=3)',
@@ -83,27 +84,103 @@ export function registerUserCommands(program: Command, context: () => CliContext
       [],
     )
     .option('--remove-attribute <name>', 'remove an attribute (repeatable)', collect, [])
-    .action(async (options: { email: string; attribute: string[]; removeAttribute: string[] }) => {
-      const set = parseAttributes(options.attribute);
-      const cli = context();
-      const account = await cli.withRuntime(async ({ libraries }) => {
-        const before = await libraries.accounts.getByEmail(options.email);
-        const after = await libraries.accounts.updateAttributes(before.id, set, options.removeAttribute);
-        await libraries.audit.record('directory.changed', {
-          accountId: after.id,
-          actor: 'cli',
-          details: {
-            action: 'user.update',
-            before: { attributes: before.attributes },
-            after: { attributes: after.attributes },
-          },
+    .action(
+      async (options: { email: string; name?: string; attribute: string[]; removeAttribute: string[] }) => {
+        const set = parseAttributes(options.attribute);
+        const cli = context();
+        const account = await cli.withRuntime(async ({ libraries }) => {
+          const before = await libraries.accounts.getByEmail(options.email);
+          let after = before;
+          if (options.attribute.length > 0 || options.removeAttribute.length > 0)
+            after = await libraries.accounts.updateAttributes(before.id, set, options.removeAttribute);
+          if (options.name !== undefined)
+            after = await libraries.accounts.update(before.id, {
+              name: options.name === '' ? null : options.name,
+            });
+          await libraries.audit.record('directory.changed', {
+            accountId: after.id,
+            actor: 'cli',
+            details: {
+              action: 'user.update',
+              before: { name: before.name, attributes: before.attributes },
+              after: { name: after.name, attributes: after.attributes },
+            },
+          });
+          return after;
         });
-        return after;
-      });
-      cli.print(
-        { id: account.id, email: account.email, attributes: account.attributes },
-        `${account.email} has attributes: ${JSON.stringify(account.attributes)}`,
+        cli.print(
+          { id: account.id, email: account.email, name: account.name, attributes: account.attributes },
+          `${account.email} (name: ${account.name ?? '(none)'}) has attributes: ${JSON.stringify(account.attributes)}`,
+        );
+      },
+    );
+
+  // The lifecycle of an account (issue 17): the use cases the admin API and the console share.
+  user
+    .command('disable')
+    .description(
+      'disable an account: it can no longer sign in; its sessions end and its grants (refresh and access tokens) are revoked',
+    )
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const account = await cli.withRuntime(async ({ libraries }) =>
+        libraries.lifecycle.disableUser((await libraries.accounts.getByEmail(options.email)).id, 'cli'),
       );
+      cli.print(
+        { id: account.id, email: account.email, status: account.status },
+        `disabled ${account.email}; its refresh tokens are revoked and the running Gatehouse ends its sessions`,
+      );
+    });
+
+  user
+    .command('enable')
+    .description('enable a disabled account again')
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const account = await cli.withRuntime(async ({ libraries }) =>
+        libraries.lifecycle.enableUser((await libraries.accounts.getByEmail(options.email)).id, 'cli'),
+      );
+      cli.print({ id: account.id, email: account.email, status: account.status }, `enabled ${account.email}`);
+    });
+
+  user
+    .command('delete')
+    .description(
+      'delete an account, after ending its sessions and revoking its grants; its roles, groups, factors and links go with it',
+    )
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const id = await cli.withRuntime(async ({ libraries }) => {
+        const account = await libraries.accounts.getByEmail(options.email);
+        await libraries.lifecycle.deleteUser(account.id, 'cli');
+        return account.id;
+      });
+      cli.print({ id, email: options.email, deleted: true }, `deleted ${options.email} (${id})`);
+    });
+
+  user
+    .command('set-password')
+    .description("set an account's password (read from standard input, never from the command line)")
+    .requiredOption('--email <email>', 'account email')
+    .requiredOption('--password-stdin', stdinHelp('new password'))
+    .action(async (options: { email: string; passwordStdin: boolean }) => {
+      const password = await secretOption(
+        { value: undefined, stdin: options.passwordStdin },
+        { option: '--password', stdinOption: '--password-stdin', what: 'password' },
+      );
+      if (password === undefined) throw invalidRequest("required option '--password-stdin' not specified");
+      const cli = context();
+      await cli.withRuntime(async ({ libraries }) =>
+        libraries.lifecycle.setUserPassword(
+          (await libraries.accounts.getByEmail(options.email)).id,
+          password,
+          'cli',
+        ),
+      );
+      cli.print({ email: options.email, passwordSet: true }, `set the password of ${options.email}`);
     });
 
   for (const [name, verb] of [
@@ -282,6 +359,64 @@ export function registerUserCommands(program: Command, context: () => CliContext
       cli.print({ email: options.email, outcome }, human[outcome]);
       // Nothing was sent: a failure for scripts (exit 1), unless there was nothing to do.
       if (outcome === 'send_failed' || outcome === 'mail_off') process.exitCode = 1;
+    });
+
+  user
+    .command('send-reset')
+    .description(
+      'mail the account a password reset link (the one "Forgot password?" sends); needs smtp.url and an active account with a password',
+    )
+    .requiredOption('--email <email>', 'account email')
+    .action(async (options: { email: string }) => {
+      const cli = context();
+      const outcome = await cli.withRuntime(({ libraries }) =>
+        libraries.passwordResetLinks.send(options.email, { actor: 'cli' }),
+      );
+      // The operator is trusted: unlike the login page, this says which addresses have no account to reset.
+      if (outcome === 'mail_off')
+        throw invalidRequest(
+          'mail is off: set smtp.url (env GATEHOUSE_SMTP_URL) to send reset links',
+          'smtp.url',
+        );
+      if (outcome === 'no_account')
+        throw notFound(`no active account with a password has email ${options.email}`);
+      cli.print(
+        { email: options.email, outcome },
+        outcome === 'sent'
+          ? `sent a password reset link to ${options.email}`
+          : `the password reset link to ${options.email} could not be sent (see the log)`,
+      );
+      if (outcome === 'send_failed') process.exitCode = 1;
+    });
+
+  user
+    .command('invite')
+    .description(
+      'create an account without a password and mail it a link to choose one (which verifies the address); needs smtp.url',
+    )
+    .requiredOption('--email <email>', 'email address (unique, case-insensitive)')
+    .option('--name <name>', 'display name')
+    .option('--role <role>', 'role to assign (repeatable)', collect, [])
+    .action(async (options: { email: string; name?: string; role: string[] }) => {
+      const cli = context();
+      const { account, sent } = await cli.withRuntime(({ libraries }) =>
+        libraries.invitations.invite(
+          { email: options.email, name: options.name, roles: options.role },
+          'cli',
+        ),
+      );
+      if (!sent) {
+        // Undone (no account kept): inviting the address again works once mail does.
+        process.stderr.write(
+          `gatehouse: the invitation to ${account.email} could not be sent (see the log); no account was kept\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      cli.print(
+        { id: account.id, email: account.email, name: account.name, roles: account.roles, invited: true },
+        `invited ${account.email} (${account.id})`,
+      );
     });
 
   user

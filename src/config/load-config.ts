@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { keySettingsFromEnvironment, type KeySetting } from './environment-keys.ts';
 import { isLoopbackHost } from './loopback.ts';
 import { configSchema, type Config } from './schema.ts';
+import { withSecretFiles } from './secret-files.ts';
 import { ConfigError } from '../errors/config-error.ts';
 
 /**
@@ -96,6 +98,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Json {
       .map((value) => value.trim())
       .filter(Boolean);
   if (env.LOG_LEVEL) overrides.logLevel = env.LOG_LEVEL;
+  if (env.LOG_FORMAT) overrides.logFormat = env.LOG_FORMAT;
   if (env.GATEHOUSE_METRICS_TOKEN) overrides.metrics = { token: env.GATEHOUSE_METRICS_TOKEN };
   if (env.GATEHOUSE_SMTP_URL) overrides.smtp = { url: env.GATEHOUSE_SMTP_URL };
   const bootstrapAdmin = bootstrapAdminOverrides(env);
@@ -103,9 +106,54 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Json {
   return overrides;
 }
 
-function formatIssues(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+/** The contract's variables beside the config key each sets; its `GATEHOUSE__` form may not be set as well. */
+const contractVariables: Record<string, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  issuer: 'ISSUER',
+  databaseUrl: 'DATABASE_URL',
+  redisUrl: 'REDIS_URL',
+  secret: 'GATEHOUSE_SECRET',
+  previousSecrets: 'GATEHOUSE_PREVIOUS_SECRETS',
+  logLevel: 'LOG_LEVEL',
+  logFormat: 'LOG_FORMAT',
+  'metrics.token': 'GATEHOUSE_METRICS_TOKEN',
+  'smtp.url': 'GATEHOUSE_SMTP_URL',
+  'bootstrapAdmin.email': 'GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL',
+  'bootstrapAdmin.passwordFile': 'GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE',
+};
+
+/** `GATEHOUSE__SECTION__KEY` settings as one override object; refuses a key also set by its contract variable. */
+function keyOverrides(settings: KeySetting[], env: NodeJS.ProcessEnv): Json {
+  const overrides: Json = {};
+  for (const { path, value, variable } of settings) {
+    const contractVariable = contractVariables[path.join('.')];
+    if (contractVariable && (env[contractVariable] || env[`${contractVariable}_FILE`]))
+      throw new ConfigError(
+        `${variable} and ${contractVariable} both set config key "${path.join('.')}": set one of them`,
+      );
+    let section = overrides;
+    for (const key of path.slice(0, -1)) section = (section[key] ??= {}) as Json;
+    section[path.at(-1)!] = value;
+  }
+  return overrides;
+}
+
+/**
+ * Names the key of each problem, and the variable that set it when a `GATEHOUSE__` variable did (a problem deep
+ * inside a JSON value is reported at its own path, under the variable that holds it).
+ */
+function formatIssues(
+  error: { issues: { path: PropertyKey[]; message: string }[] },
+  settings: KeySetting[],
+): string {
   return error.issues
-    .map((issue) => `config key "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`)
+    .map((issue) => {
+      const path = issue.path.map(String);
+      const origin = settings.find((setting) => setting.path.every((key, index) => path[index] === key));
+      const variable = origin ? ` (env ${origin.variable})` : '';
+      return `config key "${path.join('.') || '(root)'}"${variable}: ${issue.message}`;
+    })
     .join('; ');
 }
 
@@ -131,21 +179,28 @@ function assertProductionReady(config: GatehouseConfig): void {
 
 /**
  * Refuses an unknown NODE_ENV, then reads `config/default.json`, then `config/<NODE_ENV>.json`, then the file
- * named by GATEHOUSE_CONFIG, then the JSON object in GATEHOUSE_CONFIG_JSON, then the contract's environment
- * variables, and validates the result. Throws a ConfigError naming the offending key.
+ * named by GATEHOUSE_CONFIG, then the JSON object in GATEHOUSE_CONFIG_JSON, then every `GATEHOUSE__SECTION__KEY`
+ * variable, then the contract's environment variables (secrets among them possibly from `<NAME>_FILE`), and
+ * validates the result. Throws a ConfigError naming the offending key (and the variable that set it).
+ *
+ * @example
+ * loadConfig({ GATEHOUSE__TTL__ACCESS_TOKEN: '600' }).ttl.accessToken; // 600
  */
-export function loadConfig(env: NodeJS.ProcessEnv): GatehouseConfig {
-  assertKnownNodeEnv(env);
+export function loadConfig(processEnv: NodeJS.ProcessEnv): GatehouseConfig {
+  assertKnownNodeEnv(processEnv);
+  const env = withSecretFiles(processEnv);
+  const settings = keySettingsFromEnvironment(configSchema, env);
   let merged = readJson(`${configDir}default.json`, 'default configuration');
   const envFile = env.NODE_ENV ? `${configDir}${env.NODE_ENV}.json` : undefined;
   if (envFile && existsSync(envFile))
     merged = deepMerge(merged, readJson(envFile, `${env.NODE_ENV} configuration`));
   if (env.GATEHOUSE_CONFIG) merged = deepMerge(merged, readJson(env.GATEHOUSE_CONFIG, 'GATEHOUSE_CONFIG'));
   if (env.GATEHOUSE_CONFIG_JSON) merged = deepMerge(merged, parseJsonOverride(env.GATEHOUSE_CONFIG_JSON));
+  merged = deepMerge(merged, keyOverrides(settings, env));
   merged = deepMerge(merged, environmentOverrides(env));
 
   const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, settings));
 
   const { email, passwordFile } = parsed.data.bootstrapAdmin;
   if ((email === null) !== (passwordFile === null))

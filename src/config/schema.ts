@@ -99,6 +99,13 @@ export const configSchema = z
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .describe('pino log level (env LOG_LEVEL).'),
+    logFormat: z
+      .enum(['auto', 'json', 'pretty'])
+      .default('auto')
+      .describe(
+        'Log lines as JSON (one object a line, for collectors) or pretty (coloured, for a terminal); auto: pretty ' +
+          'only outside production with a terminal on stdout (env LOG_FORMAT).',
+      ),
     trustProxy: z
       .union([
         z.boolean(),
@@ -320,6 +327,14 @@ export const configSchema = z
             'The From of every message, e.g. "Example <no-reply@example.com>". Unset: gatehouse@<issuer host>.',
           ),
         timeoutSeconds: seconds('How long one delivery may take (connect, greeting, each exchange).'),
+        devMailbox: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Outside production, with no smtp.url and one process: keep the last 50 messages in memory and show ' +
+              'them at GET /dev/mailbox (reset, verification and invitation links can be followed without an SMTP ' +
+              'server). Never in production (the page does not exist there) nor in the CLI.',
+          ),
       })
       .describe('Outgoing mail (nodemailer over SMTP).'),
     passwordReset: z
@@ -332,6 +347,13 @@ export const configSchema = z
         tokenSeconds: seconds('How long an address verification link stays valid (it works once).'),
       })
       .describe('Verifying that an account owns its email address (needs smtp.url).'),
+    invitations: z
+      .object({
+        tokenSeconds: seconds(
+          'How long an invitation link stays valid (it works once): the invitee sets a password with it.',
+        ),
+      })
+      .describe('Inviting a person by email (`gatehouse user invite`; needs smtp.url).'),
     keys: z
       .object({
         algorithms: z

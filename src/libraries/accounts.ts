@@ -295,6 +295,23 @@ export function createAccountLibrary({
       return true;
     },
 
+    /**
+     * Sets a password without the current one (an operator's reset): the policy applies as at a change, naming the
+     * field `password`. `hasSecondFactor` decides the minimum length.
+     */
+    async setPassword(id: string, password: string, hasSecondFactor: boolean): Promise<Account> {
+      const row = await queries.findById(id);
+      if (!row) throw notFound(`no account with id ${id}`);
+      policy.check(password, { email: row.email, hasSecondFactor });
+      await queries.updatePasswordHash(row.id, await passwords.hash(password));
+      return toAccount(row);
+    },
+
+    /** Deletes the account and what cascades with it (roles, groups, factors, links); 404 when there is none. */
+    async delete(id: string): Promise<void> {
+      if (!(await queries.delete(id))) throw notFound(`no account with id ${id}`);
+    },
+
     async findById(id: string): Promise<Account | undefined> {
       const row = await queries.findById(id);
       return row ? toAccount(row) : undefined;

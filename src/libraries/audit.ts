@@ -22,6 +22,8 @@ export type AuditEventType =
   | 'password.reset_requested'
   | 'password.reset'
   | 'email.verification_sent'
+  | 'account.invited'
+  | 'account.invitation_accepted'
   | 'email.verified'
   | 'consent.granted'
   | 'token.revoked'
@@ -70,10 +72,17 @@ export function createAuditLog(queries: AuditQueries, onRecord?: (type: AuditEve
       onRecord?.(type);
       return queries.insert({ ...event, type });
     },
+    /**
+     * Events since `since`, oldest first, at most `limit` (10,000 at the most). `type` is a type or a family
+     * (`signin`); `actor` an actor, or every actor of a kind when it ends in `:` (`console:`); `afterId` the id of the
+     * last event of the previous page.
+     */
     async list(filter: {
       since: Date;
       type?: string | undefined;
       accountId?: string | undefined;
+      actor?: string | undefined;
+      afterId?: string | undefined;
       limit?: number;
     }): Promise<AuditEvent[]> {
       return (await queries.list({ ...filter, limit: Math.min(filter.limit ?? 1000, 10_000) })).map(toEvent);

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors/config-error.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { RoleHolderQueries } from '../queries/role-holder-queries.ts';
 import type { Account, AccountLibrary } from './accounts.ts';
+import type { AuditLog } from './audit.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 
 /** The built-in role of Gatehouse's administrators (migration 002). */
@@ -56,7 +57,11 @@ export async function readBootstrapAdmin(
  * The explicit first-administrator step of a deployment with its own database (the demo account exists only with
  * embedded storage). Builds on the account and role libraries; the caller runs it once per start.
  */
-export function createAdminBootstrap(deps: { accounts: AccountLibrary; roleHolders: RoleHolderQueries }) {
+export function createAdminBootstrap(deps: {
+  accounts: AccountLibrary;
+  roleHolders: RoleHolderQueries;
+  audit: Pick<AuditLog, 'record'>;
+}) {
   return {
     /**
      * While no account holds the admin role, creates `admin` (email verified) with that role and returns it.
@@ -75,12 +80,19 @@ export function createAdminBootstrap(deps: { accounts: AccountLibrary; roleHolde
       try {
         // The account and its role are written together: a crash between them cannot leave an account that the
         // next start would report as above.
-        return await deps.accounts.createWithRoles({
+        const account = await deps.accounts.createWithRoles({
           email: admin.email,
           password: admin.password,
           emailVerified: true,
           roles: [adminRole],
         });
+        // As the admin API audits a user it creates (`admin.change`, action `user.create`), the actor being start-up.
+        await deps.audit.record('admin.change', {
+          actor: 'bootstrap',
+          accountId: account.id,
+          details: { action: 'user.create', target: `user:${account.id}`, after: account },
+        });
+        return account;
       } catch (error) {
         if (!(error instanceof AppError) || error.status >= 500) throw error;
         // Another instance starting at the same moment created the administrator first (the unique email decided).

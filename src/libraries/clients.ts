@@ -58,7 +58,7 @@ export interface ClientSummary {
 export type ClientMetadataValidator = (metadata: Record<string, unknown>) => Promise<void>;
 
 /** Clients Gatehouse registers for itself; operators cannot delete them. */
-export const builtinClientIds: ReadonlySet<string> = new Set(['gatehouse-account']);
+export const builtinClientIds: ReadonlySet<string> = new Set(['gatehouse-account', 'gatehouse-console']);
 
 export const defaultClientScope = 'openid email profile roles offline_access';
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -361,6 +361,24 @@ export function createClientLibrary(deps: {
       const row = await queries.findById(id);
       if (!row) throw notFound(`no client with id ${id}`);
       return toSummary(row);
+    },
+
+    /**
+     * Gives a confidential client a new random secret (256 bits), which replaces the old one at once: the old secret
+     * is refused from the next request on. A public client has none (400).
+     * @returns the new secret, to show once (stored sealed).
+     */
+    async rotateSecret(id: string): Promise<string> {
+      const row = await queries.findById(id);
+      if (!row) throw notFound(`no client with id ${id}`);
+      if (builtinClientIds.has(id))
+        throw invalidRequest(`${id} is Gatehouse's own client: its secret is managed by Gatehouse`, 'id');
+      if (row.metadata.token_endpoint_auth_method === 'none' || !row.sealed_secret)
+        throw invalidRequest(`${id} is a public client: it has no secret to rotate`, 'id');
+      const secret = randomBytes(32).toString('base64url');
+      if (!(await queries.setSealedSecret(id, secretBox.seal(secret, secretContext))))
+        throw notFound(`no client with id ${id}`);
+      return secret;
     },
 
     async delete(id: string): Promise<void> {

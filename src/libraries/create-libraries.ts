@@ -13,6 +13,7 @@ import { noConfigCache, type ConfigCache } from '../db/config-cache.ts';
 import { createCsrfTokens } from './csrf.ts';
 import { createDataKeys } from './data-keys.ts';
 import { createKnownDevices } from './known-devices.ts';
+import { createLifecycle, queuedSignOut } from './lifecycle.ts';
 import { createFederation } from './federation.ts';
 import { createIdentityProviderLibrary } from './identity-providers.ts';
 import { createMfaLibrary } from './mfa.ts';
@@ -29,11 +30,13 @@ import { createSigningKeyLibrary, type SigningAlgorithm } from './signing-keys.t
 import { createSignInThrottles } from './throttles.ts';
 import { createUpstreamSignIn } from './upstream-sign-in.ts';
 import { createOutgoingGuard } from './outgoing-guard.ts';
-import { createMailer } from './mailer.ts';
+import { createDevMailbox, createMailer, devMailboxWanted, type DevMailbox } from './mailer.ts';
+import { createInvitationLibrary } from './invitations.ts';
 import { createEmailVerificationLibrary, sendingVerificationOnCreate } from './email-verification.ts';
 import {
   clearPasswordLocks,
   createPasswordResetLibrary,
+  createResetLinkSender,
   createPasswordResetThrottles,
 } from './password-reset.ts';
 
@@ -77,6 +80,8 @@ export function createLibraries(
     provider?: () => Provider | Promise<Provider>;
     /** Where requests to other servers that the private-address guard refuses are logged. */
     log?: Pick<Logger, 'warn'>;
+    /** Where mail goes without an SMTP server (a development server only; see devMailboxWanted). */
+    devMailbox?: DevMailbox | undefined;
   } = {},
 ) {
   const cache = options.cache ?? noConfigCache;
@@ -163,6 +168,7 @@ export function createLibraries(
   const mailer = createMailer(
     { ...config.smtp, issuer: config.issuer, production: config.production },
     options.log,
+    { devMailbox: options.devMailbox },
   );
   const emailVerification = createEmailVerificationLibrary({
     tokens: queries.emailTokens,
@@ -172,6 +178,47 @@ export function createLibraries(
     issuer: config.issuer,
     tokenSeconds: config.emailVerification.tokenSeconds,
   });
+  // Reset links mailed by an operator (`gatehouse user send-reset`), the same the login page's step sends.
+  const passwordResetLinks = createResetLinkSender({
+    tokens: queries.emailTokens,
+    accounts: queries.accounts,
+    mailer,
+    audit,
+    issuer: config.issuer,
+    tokenSeconds: config.passwordReset.tokenSeconds,
+  });
+  // Invitations (issue 16): an account without a password and a link that sets one.
+  const invitations = createInvitationLibrary({
+    tokens: queries.emailTokens,
+    accounts: queries.accounts,
+    passwords,
+    policy,
+    mailer,
+    audit,
+    issuer: config.issuer,
+    tokenSeconds: config.invitations.tokenSeconds,
+  });
+  // Disable, enable, delete, set a password, rotate a secret (issue 17). Here, for a process without the hot store
+  // (the CLI): sign-outs revoke durable tokens at once and queue the rest; the server builds its own below.
+  const lifecycle = createLifecycle({
+    accounts,
+    clients,
+    audit,
+    hasSecondFactor: (accountId) => mfa.hasSecondFactor(accountId),
+    ...queuedLifecycleSignOut(),
+    revokeClientTokens: (clientId) => queries.oidcModels.deleteOfClient(clientId),
+  });
+  function queuedLifecycleSignOut() {
+    const signOut = queuedSignOut({
+      oidcModels: queries.oidcModels,
+      request: sessionLedger.request,
+      waitFor: sessionLedger.waitFor,
+      // A deletion takes its queued sign-out with it (ON DELETE CASCADE): a running server has about a second
+      // to carry it out first (it polls the queue every second).
+      waitMs: 5000,
+    });
+    return { signOutEverywhere: signOut, signOutBeforeDelete: signOut.beforeDelete };
+  }
   return {
     cache,
     secretBox,
@@ -179,6 +226,8 @@ export function createLibraries(
     policy,
     mailer,
     emailVerification,
+    passwordResetLinks,
+    invitations,
     accounts: sendingVerificationOnCreate(
       accounts,
       emailVerification,
@@ -193,6 +242,7 @@ export function createLibraries(
     upstream,
     identityProviders,
     clients,
+    lifecycle,
   };
 }
 
@@ -219,12 +269,15 @@ export function createServerLibraries(
   },
 ) {
   const { pool, queries, hotState, log, secret, provider } = deps;
+  // Without an SMTP server, a development server keeps its mail for GET /dev/mailbox (never in production).
+  const devMailbox = devMailboxWanted(config) ? createDevMailbox() : undefined;
   const libraries = createLibraries(config, pool, secret, {
     queries,
     cache: deps.cache,
     onAudit: deps.onAudit,
     provider,
     log,
+    devMailbox,
   });
   const { accounts, rbac, audit, clients } = libraries;
   const federation = createFederation({
@@ -287,8 +340,19 @@ export function createServerLibraries(
     clearLocks: (account) => clearPasswordLocks(throttles, account),
     log,
   });
+  // The server signs out through its own hot store, at once.
+  const lifecycle = createLifecycle({
+    accounts: libraries.accounts,
+    clients,
+    audit,
+    hasSecondFactor: (accountId) => libraries.mfa.hasSecondFactor(accountId),
+    signOutEverywhere: (accountId, actor) => sessions.signOutEverywhere(accountId, actor),
+    revokeClientTokens: (clientId) => queries.oidcModels.deleteOfClient(clientId),
+  });
   return {
     ...libraries,
+    devMailbox,
+    lifecycle,
     passwordReset,
     passwordResetThrottles: createPasswordResetThrottles(config, hotState),
     federation,

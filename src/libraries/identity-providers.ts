@@ -242,6 +242,64 @@ export function createIdentityProviderLibrary(deps: {
       };
     },
 
+    /**
+     * Changes an upstream's name, issuer (oidc: checked by discovery as at creation), client id, client secret
+     * (sealed) or scope; what is not given stays. The id and type stay (the callback URL is made of the id).
+     */
+    async update(
+      id: string,
+      patch: {
+        name?: string | undefined;
+        issuer?: string | undefined;
+        clientId?: string | undefined;
+        clientSecret?: string | undefined;
+        scope?: string | undefined;
+      },
+    ): Promise<IdentityProvider> {
+      const row = await deps.queries.findProvider(id);
+      if (!row) throw notFound(`no identity provider with id ${id}`);
+      const issuer = patch.issuer === undefined ? undefined : checkIssuer(patch.issuer, deps.production);
+      if (patch.clientId !== undefined && (patch.clientId.length === 0 || patch.clientId.length > 256))
+        throw invalidRequest('a client id must have 1-256 characters', 'client_id');
+      if (
+        patch.clientSecret !== undefined &&
+        (patch.clientSecret.length === 0 || patch.clientSecret.length > 512)
+      )
+        throw invalidRequest('a client secret must have 1-512 characters', 'client_secret');
+      const name = patch.name?.trim();
+      if (name !== undefined && (name.length === 0 || name.length > 60))
+        throw invalidRequest('the name must have 1-60 characters', 'name');
+      const scope = patch.scope?.trim().split(/\s+/).join(' ');
+      if (scope !== undefined && (scope.length === 0 || scope.length > 1000))
+        throw invalidRequest('the scope must have 1-1000 characters', 'scope');
+      if (issuer !== undefined && issuer !== row.issuer && row.type !== 'github' && deps.discover) {
+        try {
+          await deps.discover(issuer);
+        } catch (error) {
+          throw invalidRequest(
+            `could not read the OpenID configuration of ${issuer}: ${(error as Error).message}`,
+            'issuer',
+          );
+        }
+      }
+      const updated = await deps.queries.updateProvider(id, {
+        ...(name !== undefined ? { name } : {}),
+        ...(issuer !== undefined ? { issuer } : {}),
+        ...(patch.clientId !== undefined ? { client_id: patch.clientId } : {}),
+        ...(patch.clientSecret !== undefined
+          ? {
+              sealed_client_secret: deps.secretBox.seal(
+                patch.clientSecret,
+                sealContexts.upstreamClientSecret,
+              ),
+            }
+          : {}),
+        ...(scope !== undefined ? { scope } : {}),
+      });
+      if (!updated) throw notFound(`no identity provider with id ${id}`);
+      return toProvider((await deps.queries.findProvider(id))!);
+    },
+
     async delete(id: string): Promise<void> {
       if (!(await deps.queries.deleteProvider(id))) throw notFound(`no identity provider with id ${id}`);
     },

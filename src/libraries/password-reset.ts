@@ -18,6 +18,65 @@ export const passwordResetPath = '/password-reset';
 
 export type ResetOutcome = { kind: 'done'; accountId: string; returnTo: string | null } | { kind: 'invalid' };
 
+/** What mailing a reset link came to: `no_account` covers every address without an active account with a password. */
+export type SendResetOutcome = 'sent' | 'send_failed' | 'no_account' | 'mail_off';
+
+interface ResetLinkDeps {
+  tokens: Pick<EmailTokenQueries, 'insert'>;
+  accounts: Pick<AccountQueries, 'findByEmail'>;
+  mailer: Mailer;
+  audit: AuditLog;
+  issuer: string;
+  tokenSeconds: number;
+}
+
+/**
+ * Mailing a password reset link (the one "Forgot password?" sends, opening the same page), shared by the login
+ * page's step and `gatehouse user send-reset`. Only active accounts with a password get one (an account that signs
+ * in only through an upstream, or an invitee who has not set a password yet, has none to reset). The request is
+ * audited (`password.reset_requested`) with whether the mail left.
+ */
+export function createResetLinkSender(deps: ResetLinkDeps) {
+  const { tokens, accounts, mailer } = deps;
+  const site = new URL(deps.issuer).host;
+  return {
+    async send(
+      email: string,
+      context: { ip?: string | undefined; actor?: string; returnTo?: string | undefined },
+    ): Promise<SendResetOutcome> {
+      if (!mailer.enabled) return 'mail_off';
+      const row = await accounts.findByEmail(email.trim());
+      if (!row || row.status !== 'active' || !row.password_hash || isPlaceholderEmail(row.email))
+        return 'no_account';
+      const { token, hash } = newEmailToken();
+      const returnTo = context.returnTo?.startsWith('/interaction/') ? context.returnTo : null;
+      await tokens.insert({
+        hash,
+        accountId: row.id,
+        purpose: 'password_reset',
+        email: row.email,
+        returnTo,
+        ttlSeconds: deps.tokenSeconds,
+      });
+      const sent = await mailer.send('password-reset', row.email, {
+        email: row.email,
+        site,
+        link: `${deps.issuer}${passwordResetPath}?token=${token}`,
+        validFor: describeDuration(deps.tokenSeconds),
+      });
+      await deps.audit.record('password.reset_requested', {
+        accountId: row.id,
+        ip: context.ip,
+        ...(context.actor === undefined ? {} : { actor: context.actor }),
+        details: { sent },
+      });
+      return sent ? 'sent' : 'send_failed';
+    },
+  };
+}
+
+export type ResetLinkSender = ReturnType<typeof createResetLinkSender>;
+
 /**
  * "Forgot password?": a link with a single-use token (32 random bytes, only its SHA-256 stored, valid for
  * `tokenSeconds`) mailed to an account's address, and setting a new password with it.
@@ -47,6 +106,7 @@ export function createPasswordResetLibrary(deps: {
 }) {
   const { tokens, accounts, mailer } = deps;
   const site = new URL(deps.issuer).host;
+  const links = createResetLinkSender(deps);
 
   async function usable(token: unknown) {
     const hash = hashEmailToken(token);
@@ -70,30 +130,7 @@ export function createPasswordResetLibrary(deps: {
      */
     async request(email: string, context: { ip?: string; returnTo?: string | undefined }): Promise<void> {
       try {
-        const row = await accounts.findByEmail(email.trim());
-        if (!row || row.status !== 'active' || !row.password_hash || isPlaceholderEmail(row.email)) return;
-        const { token, hash } = newEmailToken();
-        const returnTo = context.returnTo?.startsWith('/interaction/') ? context.returnTo : null;
-        await tokens.insert({
-          hash,
-          accountId: row.id,
-          purpose: 'password_reset',
-          email: row.email,
-          returnTo,
-          ttlSeconds: deps.tokenSeconds,
-        });
-        await deps.audit.record('password.reset_requested', {
-          accountId: row.id,
-          ip: context.ip,
-          details: { sent: mailer.enabled },
-        });
-        const link = `${deps.issuer}${passwordResetPath}?token=${token}`;
-        await mailer.send('password-reset', row.email, {
-          email: row.email,
-          site,
-          link,
-          validFor: describeDuration(deps.tokenSeconds),
-        });
+        await links.send(email, context);
       } catch (error) {
         deps.log.warn(
           { err: error instanceof Error ? { name: error.name, message: error.message } : undefined },

@@ -400,6 +400,83 @@ export function createRbacLibrary(deps: {
       return toApi((await apis.find(input.identifier))!);
     },
 
+    /**
+     * Changes a registered API: permissions declared or withdrawn, descriptions, name, token format and lifetime,
+     * search claims (replaced when given). A built-in API (Gatehouse's own) cannot be changed: its permissions are
+     * what Gatehouse checks.
+     */
+    async updateApi(
+      identifier: string,
+      patch: {
+        name?: string | null | undefined;
+        addPermissions?: readonly string[] | undefined;
+        removePermissions?: readonly string[] | undefined;
+        descriptions?: Readonly<Record<string, string>> | undefined;
+        format?: 'jwt' | 'opaque' | undefined;
+        accessTokenTtl?: number | null | undefined;
+        searchClaims?: readonly unknown[] | undefined;
+      },
+    ): Promise<ApiResource> {
+      const current = await apis.find(identifier);
+      if (!current) throw notFound(`no API with identifier ${identifier}`);
+      if (current.builtin)
+        throw invalidRequest(
+          `${identifier} is a built-in API of Gatehouse and cannot be changed`,
+          'identifier',
+        );
+      const descriptions = patch.descriptions ?? {};
+      const added = [...new Set([...(patch.addPermissions ?? []), ...Object.keys(descriptions)])];
+      const removed = [...new Set(patch.removePermissions ?? [])];
+      checkPermissions(added);
+      checkDescriptions(descriptions);
+      const both = added.find((permission) => removed.includes(permission));
+      if (both !== undefined)
+        throw invalidRequest(`the permission ${both} is both added and removed`, 'permission');
+      const unknown = removed.find((permission) => !current.permissions.includes(permission));
+      if (unknown !== undefined) throw notFound(`the API ${identifier} does not declare ${unknown}`);
+      const searchClaims =
+        patch.searchClaims === undefined ? undefined : checkSearchClaims(patch.searchClaims, 'searchClaims');
+      if (
+        patch.name !== undefined &&
+        patch.name !== null &&
+        (patch.name.length === 0 || patch.name.length > 200)
+      )
+        throw invalidRequest('the name must have 1-200 characters', 'name');
+      if (
+        patch.accessTokenTtl !== undefined &&
+        patch.accessTokenTtl !== null &&
+        (!Number.isInteger(patch.accessTokenTtl) || patch.accessTokenTtl < 1 || patch.accessTokenTtl > 86400)
+      )
+        throw invalidRequest('the access token lifetime must be 1-86400 seconds', 'accessTokenTtl');
+      await withTransaction(pool, async (tx) => {
+        await apis.update(
+          identifier,
+          {
+            ...(patch.name !== undefined ? { name: patch.name } : {}),
+            ...(patch.format !== undefined ? { format: patch.format } : {}),
+            ...(patch.accessTokenTtl !== undefined ? { accessTokenTtl: patch.accessTokenTtl } : {}),
+          },
+          tx,
+        );
+        await apis.addPermissions(identifier, added, tx, descriptions);
+        await apis.removePermissions(identifier, removed, tx);
+        if (searchClaims !== undefined) await apis.setSearchClaims(identifier, searchClaims, tx);
+      });
+      return toApi((await apis.find(identifier))!);
+    },
+
+    /** Deletes a registered API (clients lose it from their allowed APIs); a built-in API cannot be deleted. */
+    async deleteApi(identifier: string): Promise<void> {
+      const current = await apis.find(identifier);
+      if (!current) throw notFound(`no API with identifier ${identifier}`);
+      if (current.builtin)
+        throw invalidRequest(
+          `${identifier} is a built-in API of Gatehouse and cannot be deleted`,
+          'identifier',
+        );
+      if (!(await apis.delete(identifier))) throw notFound(`no API with identifier ${identifier}`);
+    },
+
     /** Registers an API Gatehouse itself serves (its admin API) with the permissions it checks. */
     async ensureBuiltinApi(
       identifier: string,

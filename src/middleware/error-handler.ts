@@ -87,14 +87,24 @@ function wantsJson(ctx: Context): boolean {
 }
 
 /**
+ * An unknown path is as often an API client's typo as a person's: the page only when the request prefers HTML over
+ * JSON (a browser's `Accept: text/html,...,*\/*;q=0.8`); no Accept or `*\/*` (curl, fetch, SDKs) gets JSON.
+ */
+function prefersHtml(ctx: Context): boolean {
+  return !ctx.path.startsWith('/admin/api') && ctx.accepts('json', 'html') === 'html';
+}
+
+/**
  * The one error middleware: JSON (`error`, `error_description`, after RFC 6749 section 5.2) for APIs, a page for
  * browsers. 5xx details are hidden from the response and logged with the request id.
  */
 export function errorHandler(pages: PageRenderer, onStorageError?: () => void): Middleware {
   return async (ctx, next) => {
+    let unknownPath = false;
     try {
       await next();
       if (ctx.respond !== false && ctx.status === 404 && ctx.body === undefined) {
+        unknownPath = true;
         throw new AppError('not_found', 404, 'There is nothing at this address.');
       }
     } catch (error) {
@@ -106,7 +116,7 @@ export function errorHandler(pages: PageRenderer, onStorageError?: () => void): 
       }
       ctx.status = described.status;
       if (described.status === 503) ctx.set('Retry-After', '5');
-      if (wantsJson(ctx)) {
+      if (unknownPath ? !prefersHtml(ctx) : wantsJson(ctx)) {
         ctx.body = {
           error: described.error,
           error_description: described.description,
@@ -123,6 +133,7 @@ export function errorHandler(pages: PageRenderer, onStorageError?: () => void): 
                 : 'Something went wrong',
           message: described.description,
           requestId: ctx.state.requestId,
+          ...(unknownPath ? { homeUrl: '/' } : {}),
         });
       }
     }

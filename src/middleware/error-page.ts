@@ -6,6 +6,8 @@ export interface ErrorPage {
   title: string;
   message: string;
   restartUrl?: string | undefined;
+  /** A way back to the front door, for pages reached by a wrong address. */
+  homeUrl?: string | undefined;
   /** The OAuth `error` code, shown small for whoever debugs the application. */
   error?: string | null | undefined;
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv4 } from 'node:net';
 import type { Middleware } from 'koa';
 
@@ -58,11 +59,26 @@ export function clientAddress(
  * host, which a client (`Host`, `X-Forwarded-Host`) must not choose.
  */
 export function forwardedHeaders(options: { trustProxy: TrustProxy; issuer: string }): Middleware {
+  const rewrite = forwardedHeaderRewrite(options);
+  return async (ctx, next) => {
+    rewrite(ctx.req);
+    await next();
+  };
+}
+
+/**
+ * The rule of {@link forwardedHeaders} on a bare request, for the path that hands oidc-provider's requests over
+ * without a Koa context of Gatehouse's own (src/http-app.ts).
+ */
+export function forwardedHeaderRewrite(options: {
+  trustProxy: TrustProxy;
+  issuer: string;
+}): (req: IncomingMessage) => void {
   const trusted = proxyTrust(options.trustProxy);
   const issuerHost = new URL(options.issuer).host;
-  return async (ctx, next) => {
-    const { headers } = ctx.req;
-    const peer = ctx.req.socket.remoteAddress ?? '';
+  return (req) => {
+    const { headers } = req;
+    const peer = req.socket.remoteAddress ?? '';
     if (trusted(peer, 0)) {
       const forwardedFor = headers['x-forwarded-for'];
       headers['x-forwarded-for'] = clientAddress(
@@ -77,6 +93,5 @@ export function forwardedHeaders(options: { trustProxy: TrustProxy; issuer: stri
     delete headers['x-forwarded-host'];
     delete headers.forwarded;
     headers.host = issuerHost;
-    await next();
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { RequestInfoScope } from '../storage/request-info.ts';
@@ -25,11 +26,10 @@ export function requestContext(
   log: Logger,
   requestInfo: RequestInfoScope,
   /** Called once per finished response (metrics), from the same listener as the log line. */
-  onFinished: (ctx: { path: string; method: string; status: number; seconds: number }) => void,
+  onFinished: FinishedHook,
 ): Middleware {
   return async (ctx, next) => {
-    const incoming = ctx.get('x-request-id');
-    const requestId = acceptableRequestId.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(ctx.get('x-request-id'));
     let child: Logger | undefined;
     ctx.state.requestId = requestId;
     Object.defineProperty(ctx.state, 'log', {
@@ -38,15 +38,59 @@ export function requestContext(
     });
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
-    ctx.res.once('finish', () => {
-      const elapsed = performance.now() - started;
-      const status = ctx.res.statusCode;
-      onFinished({ path: ctx.path, method: ctx.method, status, seconds: elapsed / 1000 });
-      const ms = Math.round(elapsed * 10) / 10;
-      const level = status >= 500 ? 'warn' : status >= 400 || ms > slowMs ? 'info' : 'debug';
-      if (log.isLevelEnabled(level))
-        ctx.state.log[level]({ method: ctx.method, path: ctx.path, status, ms }, 'request');
-    });
+    ctx.res.once('finish', () =>
+      finished(log, onFinished, ctx.path, ctx.method, ctx.res.statusCode, started, () => ctx.state.log),
+    );
     await requestInfo.run({ ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined }, next);
   };
+}
+
+/**
+ * What {@link requestContext} does, for a request that gets no Koa context of Gatehouse's own (oidc-provider's
+ * paths, src/http-app.ts): the same id, header, log line, metrics and request info, without building a context
+ * that nothing would read. `ip` is what Koa's `ctx.ip` would be.
+ */
+export function requestTracking(
+  log: Logger,
+  requestInfo: RequestInfoScope,
+  onFinished: FinishedHook,
+): (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  ip: string,
+  work: () => Promise<void>,
+) => Promise<void> {
+  return (req, res, path, ip, work) => {
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.setHeader('X-Request-Id', requestId);
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    res.once('finish', () =>
+      finished(log, onFinished, path, method, res.statusCode, started, () => log.child({ requestId })),
+    );
+    return requestInfo.run({ ip, userAgent: req.headers['user-agent'] || undefined }, work);
+  };
+}
+
+type FinishedHook = (done: { path: string; method: string; status: number; seconds: number }) => void;
+
+function requestIdOf(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && acceptableRequestId.test(incoming) ? incoming : randomUUID();
+}
+
+function finished(
+  log: Logger,
+  onFinished: FinishedHook,
+  path: string,
+  method: string,
+  status: number,
+  started: number,
+  requestLog: () => Logger,
+): void {
+  const elapsed = performance.now() - started;
+  onFinished({ path, method, status, seconds: elapsed / 1000 });
+  const ms = Math.round(elapsed * 10) / 10;
+  const level = status >= 500 ? 'warn' : status >= 400 || ms > slowMs ? 'info' : 'debug';
+  if (log.isLevelEnabled(level)) requestLog()[level]({ method, path, status, ms }, 'request');
 }

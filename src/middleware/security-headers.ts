@@ -7,6 +7,15 @@ import type { Middleware } from 'koa';
  * which must reach every registered redirect URI.
  */
 export function securityHeaders({ https }: { https: boolean }): Middleware {
+  const headers = securityHeaderList({ https });
+  return async (ctx, next) => {
+    for (const [name, value] of headers) ctx.set(name, value);
+    await next();
+  };
+}
+
+/** The headers of {@link securityHeaders} as name and value pairs, for a response without a Koa context. */
+export function securityHeaderList({ https }: { https: boolean }): ReadonlyArray<readonly [string, string]> {
   const csp = [
     "default-src 'none'",
     "script-src 'self'",
@@ -16,14 +25,13 @@ export function securityHeaders({ https }: { https: boolean }): Middleware {
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');
-  return async (ctx, next) => {
-    ctx.set('Content-Security-Policy', csp);
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
-    ctx.set('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
-    if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    await next();
-  };
+  return [
+    ['Content-Security-Policy', csp],
+    ['X-Content-Type-Options', 'nosniff'],
+    ['X-Frame-Options', 'DENY'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['Cross-Origin-Opener-Policy', 'same-origin'],
+    ['Permissions-Policy', 'camera=(), microphone=(), geolocation=()'],
+    ...(https ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const] : []),
+  ];
 }

@@ -1,8 +1,8 @@
-import type { Provider } from 'oidc-provider';
 import { TooManyAttempts } from '../errors/too-many-attempts.ts';
 import type { Attempt, AttemptThrottle } from '../libraries/attempt-throttle.ts';
 import { guardStorage } from '../storage/guarded-adapter.ts';
 import { throttleKeys } from '../vocabulary/throttle-keys.ts';
+import { providerRouteMatcher, type ProviderMiddleware } from './provider-paths.ts';
 
 /** oidc-provider's routes where a client authenticates, by route name, at the paths Gatehouse configures. */
 const clientAuthenticatingRoutes = new Map([
@@ -15,35 +15,11 @@ const clientAuthenticatingRoutes = new Map([
 ]);
 
 /**
- * oidc-provider's router (`lib/helpers/router.js`) compares paths case-insensitively, by this folding: upper case,
- * except for a non-ASCII character whose upper case is ASCII (`ſ`, `ı`), which stays as it is.
+ * Whether oidc-provider will route this path to an endpoint where clients authenticate (case-insensitively, with or
+ * without one trailing slash: `/TOKEN`, `/token/` and `/Token/` all reach the token endpoint, so all must be
+ * throttled).
  */
-function foldLikeProviderRouter(path: string): string {
-  let out = '';
-  for (const char of path) {
-    const upper = char.toUpperCase();
-    out += upper.length === 1 && !(char.codePointAt(0)! > 127 && upper.codePointAt(0)! < 128) ? upper : char;
-  }
-  return out;
-}
-
-const foldedClientAuthenticatingPaths = new Set(
-  [...clientAuthenticatingRoutes.values()].map(foldLikeProviderRouter),
-);
-
-/**
- * Whether oidc-provider will route this path to an endpoint where clients authenticate. Its router matches the
- * path folded as above, then, failing that, the path without one trailing slash: `/TOKEN`, `/token/` and `/Token/`
- * all reach the token endpoint, so all must be throttled.
- */
-export function isClientAuthenticatingPath(path: string): boolean {
-  if (foldedClientAuthenticatingPaths.has(foldLikeProviderRouter(path))) return true;
-  return (
-    path.length > 1 &&
-    path.endsWith('/') &&
-    foldedClientAuthenticatingPaths.has(foldLikeProviderRouter(path.slice(0, -1)))
-  );
-}
+export const isClientAuthenticatingPath = providerRouteMatcher([...clientAuthenticatingRoutes.values()]);
 
 /** The client id of HTTP Basic client authentication (RFC 6749 section 2.3.1), readable before the body is. */
 function basicClientId(authorization: string): string | undefined {
@@ -58,7 +34,7 @@ function basicClientId(authorization: string): string | undefined {
   }
 }
 
-type ProviderContext = Parameters<Parameters<Provider['use']>[0]>[0];
+type ProviderContext = Parameters<ProviderMiddleware>[0];
 
 /** A client_secret_post client id, known once oidc-provider has read the body. */
 function paramClientId(ctx: ProviderContext): string | undefined {
@@ -84,10 +60,10 @@ interface Attempts {
   byClient?: Attempt;
 }
 
-export function installClientAuthThrottle(
-  provider: Provider,
-  throttles: { perClient: AttemptThrottle; perIp: AttemptThrottle },
-): void {
+export function clientAuthThrottle(throttles: {
+  perClient: AttemptThrottle;
+  perIp: AttemptThrottle;
+}): ProviderMiddleware {
   /** Takes the attempt on the address's key and, when the client is named in the header, on the client's. */
   const reserve = async (ip: string, clientId: string | undefined): Promise<Attempts> => {
     const byIp = await throttles.perIp.reserve([throttleKeys.ip(ip)]);
@@ -112,7 +88,7 @@ export function installClientAuthThrottle(
       await throttles.perIp.fail([throttleKeys.ip(ip)]);
       if (clientId) await throttles.perClient.fail([`${clientId}|${ip}`]);
     }).catch(() => undefined);
-  provider.use(async (ctx, next) => {
+  return async (ctx, next) => {
     if (ctx.method !== 'POST' || !isClientAuthenticatingPath(ctx.path)) {
       await next();
       // Should oidc-provider's router ever accept a spelling the check above does not know, its failures still count.
@@ -150,5 +126,5 @@ export function installClientAuthThrottle(
     } else {
       giveBack(attempts, !!ctx.oidc?.client);
     }
-  });
+  };
 }

@@ -1,14 +1,16 @@
+import compose from 'koa-compose';
 import { Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { AttemptThrottle } from '../libraries/attempt-throttle.ts';
 import type { AuditLog } from '../libraries/audit.ts';
 import type { Metrics } from '../libraries/metrics.ts';
-import { installClientAuthThrottle } from './client-auth-throttle.ts';
-import { installDeviceFormGuard } from './device-form-guard.ts';
-import { installProviderErrorGuard } from './provider-error-guard.ts';
-import { installFrontchannelLogout } from './frontchannel-logout.ts';
-import { installIntrospectionExtensions } from './introspection-extensions.ts';
+import { clientAuthThrottle } from './client-auth-throttle.ts';
+import { deviceFormGuard } from './device-form-guard.ts';
+import { providerErrorGuard } from './provider-error-guard.ts';
+import { frontchannelLogout } from './frontchannel-logout.ts';
+import { introspectionExtensions } from './introspection-extensions.ts';
 import { buildProviderConfiguration, type ProviderConfigurationDeps } from './provider-configuration.ts';
+import { providerRouteMatcher, type ProviderMiddleware } from './provider-paths.ts';
 import type { TokenInspector } from './token-inspector.ts';
 import { providerCookieNames } from '../vocabulary/cookie-names.ts';
 
@@ -25,17 +27,25 @@ export function createProvider(
   const provider = new Provider(deps.config.issuer, buildProviderConfiguration(deps));
   provider.proxy = deps.config.trustProxy !== false;
   // First, so it wraps every middleware Gatehouse adds below.
-  installProviderErrorGuard(provider, deps.pages);
+  provider.use(providerErrorGuard(provider, deps.pages));
+  /**
+   * Every other middleware of Gatehouse's concerns endpoints oidc-provider only routes POST to (introspection,
+   * end-session confirmation, the device code form, the endpoints where clients authenticate, revocation): other
+   * requests (discovery, JWKS, userinfo, authorization) pass by in one step instead of through each of them.
+   */
+  const onPost: ProviderMiddleware[] = [];
   if (deps.inspector)
-    installIntrospectionExtensions(provider, { inspector: deps.inspector, rbac: deps.rbac });
-  installFrontchannelLogout(provider, deps.pages);
-  installDeviceFormGuard(provider, deps.pages, providerCookieNames.session);
-  if (deps.clientAuthThrottle) installClientAuthThrottle(provider, deps.clientAuthThrottle);
+    onPost.push(introspectionExtensions(provider, { inspector: deps.inspector, rbac: deps.rbac }));
+  onPost.push(frontchannelLogout(provider, deps.pages));
+  onPost.push(deviceFormGuard(deps.pages, providerCookieNames.session));
+  if (deps.clientAuthThrottle) onPost.push(clientAuthThrottle(deps.clientAuthThrottle));
   const audit = deps.audit;
   if (audit) {
     const record = (promise: Promise<void>) =>
       promise.catch((error: unknown) => deps.log.warn({ err: error }, 'audit write failed'));
-    provider.use(async (ctx, next) => {
+    const atRevocation = providerRouteMatcher(['/token/revocation']);
+    onPost.push(async (ctx, next) => {
+      if (!atRevocation(ctx.path)) return next();
       await next();
       if (ctx.oidc?.route === 'revocation' && ctx.status === 200) {
         void record(
@@ -57,6 +67,8 @@ export function createProvider(
       );
     });
   }
+  const posted = compose(onPost);
+  provider.use((ctx, next) => (ctx.method === 'POST' ? posted(ctx, next) : next()));
 
   const metrics = deps.metrics;
   if (metrics) {

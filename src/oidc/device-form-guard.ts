@@ -1,14 +1,14 @@
-import type { Provider } from 'oidc-provider';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
 import { showErrorPage } from '../middleware/error-page.ts';
+import type { ProviderMiddleware } from './provider-paths.ts';
 
 /**
  * The device code form only makes sense in the browser session that loaded it (its `xsrf` is kept there).
  * oidc-provider 9 answers a POST without that session with an internal error ("persist can only be called on
  * previously persisted Sessions", found by the fuzz test); Gatehouse answers with a page that restarts the step.
  */
-export function installDeviceFormGuard(provider: Provider, pages: PageRenderer, sessionCookie: string): void {
-  provider.use(async (ctx, next) => {
+export function deviceFormGuard(pages: PageRenderer, sessionCookie: string): ProviderMiddleware {
+  return (ctx, next) => {
     if (ctx.method === 'POST' && ctx.path === '/device' && !ctx.cookies.get(sessionCookie)) {
       showErrorPage(ctx, pages, {
         title: 'This page has expired',
@@ -17,6 +17,6 @@ export function installDeviceFormGuard(provider: Provider, pages: PageRenderer, 
       });
       return;
     }
-    await next();
-  });
+    return next();
+  };
 }

@@ -1,6 +1,7 @@
 import type { Provider } from 'oidc-provider';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
 import { sessionAuthorizationsOf } from './provider-internals.ts';
+import { providerRouteMatcher, type ProviderMiddleware } from './provider-paths.ts';
 
 /**
  * OpenID Connect Front-Channel Logout 1.0, which oidc-provider 9 no longer ships: after a confirmed sign-out,
@@ -8,8 +9,9 @@ import { sessionAuthorizationsOf } from './provider-internals.ts';
  * hidden iframe (with `iss` and `sid` when the app asked for them) and then moves on by a meta refresh; no script,
  * and the page's CSP allows exactly those frame origins.
  */
-export function installFrontchannelLogout(provider: Provider, pages: PageRenderer): void {
-  provider.use(async (ctx, next) => {
+export function frontchannelLogout(provider: Provider, pages: PageRenderer): ProviderMiddleware {
+  const atConfirm = providerRouteMatcher(['/session/end/confirm']);
+  const logout: ProviderMiddleware = async (ctx, next) => {
     await next();
     if (ctx.oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !ctx.oidc.params?.logout) return;
     const frames: string[] = [];
@@ -34,5 +36,6 @@ export function installFrontchannelLogout(provider: Provider, pages: PageRendere
     ctx.remove('location');
     ctx.type = 'html';
     ctx.body = pages.render('frontchannel-logout', { title: 'Signing out', frames, next: continueTo });
-  });
+  };
+  return (ctx, next) => (atConfirm(ctx.path) ? logout(ctx, next) : next());
 }

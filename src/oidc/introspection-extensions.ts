@@ -1,6 +1,7 @@
 import type { Provider } from 'oidc-provider';
 import type { RbacLibrary } from '../libraries/rbac.ts';
 import { guardStorage } from '../storage/guarded-adapter.ts';
+import { providerRouteMatcher, type ProviderMiddleware } from './provider-paths.ts';
 import type { TokenInspector } from './token-inspector.ts';
 
 type IntrospectionBody = Record<string, unknown> & {
@@ -20,11 +21,12 @@ type IntrospectionBody = Record<string, unknown> & {
  *    only the permissions it declares, narrowed by the token's scope: `rbac.tokenAccess`), whatever the token said
  *    when it was issued.
  */
-export function installIntrospectionExtensions(
+export function introspectionExtensions(
   provider: Provider,
   deps: { inspector: TokenInspector; rbac: RbacLibrary },
-): void {
-  provider.use(async (ctx, next) => {
+): ProviderMiddleware {
+  const atIntrospection = providerRouteMatcher(['/token/introspection']);
+  const extend: ProviderMiddleware = async (ctx, next) => {
     await next();
     if (ctx.oidc?.route !== 'introspection') return;
     const body = ctx.body as IntrospectionBody | undefined;
@@ -78,5 +80,6 @@ export function installIntrospectionExtensions(
       answer.roles = access.roles;
       answer.permissions = access.permissions;
     });
-  });
+  };
+  return (ctx, next) => (atIntrospection(ctx.path) ? extend(ctx, next) : next());
 }

@@ -154,6 +154,12 @@ export function createAccountQueries(db: Queryable) {
       return rows[0];
     },
 
+    /** Deletes an account and what hangs off it (roles, factors, links, sessions ledger: ON DELETE CASCADE). */
+    async delete(id: string): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM accounts WHERE id = $1', [id]);
+      return (rowCount ?? 0) > 0;
+    },
+
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
       await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1', [
         id,

@@ -56,6 +56,43 @@ export function createApiResourceQueries(db: Queryable) {
       );
     },
 
+    /** Changes an API's name, token format or token lifetime; false when there is no such API. */
+    async update(
+      identifier: string,
+      patch: { name?: string | null; format?: 'jwt' | 'opaque'; accessTokenTtl?: number | null },
+      tx: Queryable = db,
+    ): Promise<boolean> {
+      const { rowCount } = await tx.query(
+        `UPDATE api_resources SET
+           name = CASE WHEN $2 THEN $3 ELSE name END,
+           format = COALESCE($4, format),
+           access_token_ttl = CASE WHEN $5 THEN $6 ELSE access_token_ttl END
+         WHERE identifier = $1`,
+        [
+          identifier,
+          patch.name !== undefined,
+          patch.name ?? null,
+          patch.format ?? null,
+          patch.accessTokenTtl !== undefined,
+          patch.accessTokenTtl ?? null,
+        ],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** Withdraws permissions the API declared (roles keep holding the strings; tokens for the API stop carrying them). */
+    async removePermissions(
+      identifier: string,
+      permissions: readonly string[],
+      tx: Queryable = db,
+    ): Promise<void> {
+      if (permissions.length === 0) return;
+      await tx.query(
+        'DELETE FROM api_permissions WHERE api_identifier = $1 AND permission = ANY($2::text[])',
+        [identifier, permissions],
+      );
+    },
+
     /** Replaces the API's search claims (validated by the caller). */
     async setSearchClaims(
       identifier: string,

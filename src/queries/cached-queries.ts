@@ -22,6 +22,7 @@ export function cacheClientQueries(queries: ClientQueries, cache: ConfigCache): 
     upsert: write(queries.upsert),
     update: write(queries.update),
     setApis: write(queries.setApis),
+    setSealedSecret: write(queries.setSealedSecret),
     // A client's roles are also what the rbac area caches (its grants).
     addRoles: invalidating(cache, 'clients', 'rbac')(queries.addRoles),
     delete: write(queries.delete),
@@ -84,6 +85,8 @@ export function cacheApiResourceQueries(queries: ApiResourceQueries, cache: Conf
     upsert: write(queries.upsert),
     addPermissions: write(queries.addPermissions),
     setSearchClaims: write(queries.setSearchClaims),
+    update: write(queries.update),
+    removePermissions: write(queries.removePermissions),
     delete: write(queries.delete),
   };
 }
@@ -99,6 +102,8 @@ export function cacheAccountQueries(queries: AccountQueries, cache: ConfigCache)
     update: write(queries.update),
     updatePasswordHash: write(queries.updatePasswordHash),
     updateAttributes: write(queries.updateAttributes),
+    // An account's roles, groups and grants go with it: the rbac area caches them.
+    delete: invalidating(cache, 'accounts', 'rbac')(queries.delete),
   };
 }
 
@@ -111,6 +116,7 @@ export function cacheFederationQueries(queries: FederationQueries, cache: Config
         queries.listProviders(enabledOnly),
       ) as ReturnType<FederationQueries['listProviders']>,
     insertProvider: write(queries.insertProvider),
+    updateProvider: write(queries.updateProvider),
     deleteProvider: write(queries.deleteProvider),
   };
 }

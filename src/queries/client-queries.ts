@@ -103,6 +103,15 @@ export function createClientQueries(db: Queryable) {
       return rows;
     },
 
+    /** Replaces a confidential client's secret (sealed); undefined when there is no such client. */
+    async setSealedSecret(id: string, sealedSecret: string): Promise<ClientRow | undefined> {
+      const { rows } = await db.query<ClientRow>(
+        `UPDATE clients SET sealed_secret = $2, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
+        [id, sealedSecret],
+      );
+      return rows[0];
+    },
+
     async delete(id: string, tx: Queryable = db): Promise<boolean> {
       const { rowCount } = await tx.query('DELETE FROM clients WHERE id = $1', [id]);
       return (rowCount ?? 0) > 0;

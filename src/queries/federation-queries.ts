@@ -64,6 +64,30 @@ export function createFederationQueries(db: Queryable) {
       return rows;
     },
 
+    /** Changes an upstream's settings; a field left undefined is kept. False when there is no such upstream. */
+    async updateProvider(
+      id: string,
+      patch: Partial<
+        Pick<IdentityProviderRow, 'name' | 'issuer' | 'client_id' | 'sealed_client_secret' | 'scope'>
+      >,
+    ): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE identity_providers SET
+           name = COALESCE($2, name), issuer = COALESCE($3, issuer), client_id = COALESCE($4, client_id),
+           sealed_client_secret = COALESCE($5, sealed_client_secret), scope = COALESCE($6, scope)
+         WHERE id = $1`,
+        [
+          id,
+          patch.name ?? null,
+          patch.issuer ?? null,
+          patch.client_id ?? null,
+          patch.sealed_client_secret ?? null,
+          patch.scope ?? null,
+        ],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
     async deleteProvider(id: string): Promise<boolean> {
       const { rowCount } = await db.query('DELETE FROM identity_providers WHERE id = $1', [id]);
       return (rowCount ?? 0) > 0;

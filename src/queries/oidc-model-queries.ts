@@ -102,6 +102,23 @@ export function createOidcModelQueries(db: Queryable, options: { prepared?: bool
       await db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [model, grantId]);
     },
 
+    /**
+     * Deletes the durable models (grants, refresh tokens) of an account: what a process without the hot store (the
+     * CLI) can revoke at once when it disables or deletes the account.
+     */
+    async deleteOfAccount(accountId: string): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM oidc_models WHERE account_id = $1', [accountId]);
+      return rowCount ?? 0;
+    },
+
+    /** Deletes the durable models (grants, refresh tokens) issued to a client, when the client is deleted. */
+    async deleteOfClient(clientId: string): Promise<number> {
+      const { rowCount } = await db.query("DELETE FROM oidc_models WHERE payload->>'clientId' = $1", [
+        clientId,
+      ]);
+      return rowCount ?? 0;
+    },
+
     async deleteExpired(): Promise<number> {
       const { rowCount } = await db.query('DELETE FROM oidc_models WHERE expires_at < now()');
       return rowCount ?? 0;

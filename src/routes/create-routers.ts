@@ -12,9 +12,11 @@ import { createAccountClient } from './account/account-client.ts';
 import { createAccountRouter } from './account/account-router.ts';
 import { createAdminRouter } from './admin-api/admin-router.ts';
 import { createAuthzenRouter } from './authzen/authzen-router.ts';
+import { buildConsoleRouter } from './console/build-console-router.ts';
 import { createFederationRouter } from './federation-router.ts';
 import { createHealthRouter } from './health.ts';
 import { createInteractionRouter } from './interaction/interaction-router.ts';
+import { createDevMailboxRouter } from './dev-mailbox.ts';
 import { createEmailLinkRouter } from './password-reset/email-link-router.ts';
 
 /** The audience of access tokens for Gatehouse's own admin API. */
@@ -76,12 +78,14 @@ export function createRouters(
       tokenSeconds: config.passwordReset.tokenSeconds,
     },
   );
-  // The pages of the links Gatehouse mails (password reset, address verification).
+  // The pages of the links Gatehouse mails (password reset, address verification, invitations).
   const emailLinkRouter = createEmailLinkRouter({
     pages,
     csrf,
     passwordReset: libraries.passwordReset,
     emailVerification: libraries.emailVerification,
+    invitations: libraries.invitations,
+    issuer: config.issuer,
     passwordRules: config.passwords,
   });
   const accountRouter = buildAccountRouter(config, libraries, deps);
@@ -100,8 +104,22 @@ export function createRouters(
     { name: hotState.kind === 'redis' ? 'redis' : 'memory', check: () => hotState.ping() },
   ]);
   return {
-    formRouters: [interactionRouter, accountRouter, emailLinkRouter],
-    routers: [healthRouter, federationRouter, adminRouter, authzenRouter],
+    formRouters: [
+      interactionRouter,
+      accountRouter,
+      emailLinkRouter,
+      buildConsoleRouter(config, libraries, deps),
+    ],
+    routers: [
+      healthRouter,
+      federationRouter,
+      adminRouter,
+      authzenRouter,
+      // Only a development server without smtp.url has a mailbox: elsewhere /dev/mailbox is a 404.
+      ...(libraries.devMailbox
+        ? [createDevMailboxRouter({ mailbox: libraries.devMailbox, pages, issuer: config.issuer })]
+        : []),
+    ],
   };
 }
 
@@ -178,6 +196,8 @@ function buildAdminRouter(config: GatehouseConfig, libraries: ServerLibraries, d
     throttles,
     identityProviders,
     authz: libraries.authz,
+    lifecycle: libraries.lifecycle,
+    ...(libraries.invitations.enabled ? { invitations: libraries.invitations } : {}),
     verify: createInProcessVerifier({
       inspector: deps.inspector,
       rbac,

@@ -16,6 +16,12 @@ export const accountCookieNames = {
   signIn: 'gh_account_login',
 } as const;
 
+/** The admin console's own sign-in (a relying party of Gatehouse like the account page). */
+export const consoleCookieNames = {
+  session: 'gh_console',
+  signIn: 'gh_console_login',
+} as const;
+
 /**
  * The cookie binding an upstream round trip to the browser that started it. With an https issuer it carries the
  * `__Host-` prefix (Secure, no Domain, path /), so a sibling subdomain cannot plant a value of its own.

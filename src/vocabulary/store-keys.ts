@@ -17,6 +17,10 @@ export const storeKeys = {
   accountSession: (id: string) => `account-session:${id}`,
   /** The account page's own authorization request in progress. */
   accountSignIn: (transaction: string) => `account-login:${transaction}`,
+  /** The admin console's signed-in session. */
+  consoleSession: (id: string) => `console-session:${id}`,
+  /** The admin console's own authorization request in progress. */
+  consoleSignIn: (transaction: string) => `console-login:${transaction}`,
   /** A WebAuthn challenge waiting for its one answer, per page that showed it (an interaction step, an account session). */
   passkeyChallenge: (binding: string) => `passkey-challenge:${binding}`,
 } as const;

@@ -72,7 +72,7 @@ describe('guessing passwords against two processes', () => {
     const text = response.status === 303 ? '' : await response.text();
     return {
       status: response.status,
-      message: /<p class="error" role="alert">([^<]*)<\/p>/.exec(text)?.[1] ?? '',
+      message: /<p class="error" role="alert"[^>]*>([^<]*)<\/p>/.exec(text)?.[1] ?? '',
     };
   }
 

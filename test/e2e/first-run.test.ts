@@ -24,6 +24,7 @@ describe("a newcomer's first start", () => {
   it('prints the account page and demo credentials, and they sign in', async () => {
     const output = gatehouse.output();
     expect(output).toContain(`Account page:  ${gatehouse.url}/account`);
+    expect(output).toContain(`Admin console: ${gatehouse.url}/admin`);
     const printed = /Demo sign-in: +(\S+) \/ (\S+)/.exec(output);
     expect(printed).not.toBeNull();
     const [, email, password] = printed!;

@@ -184,3 +184,17 @@ it('records sign-ins, lockouts, consent, MFA, revocations, sessions, unlocks and
   const everything = JSON.stringify(events);
   for (const secretValue of secrets) expect(everything).not.toContain(secretValue);
 });
+
+it('filters events by actor, exactly or by kind (an actor ending in ":")', async () => {
+  const since = new Date(Date.now() - 600_000);
+  await gh.gatehouse.audit.record('admin.change', { actor: 'console:abc', details: { action: 'probe.one' } });
+  await gh.gatehouse.audit.record('admin.change', { actor: 'console:abd', details: { action: 'probe.two' } });
+  await gh.gatehouse.audit.record('admin.change', { actor: 'cli', details: { action: 'probe.three' } });
+  const actions = async (actor: string) =>
+    (await gh.gatehouse.audit.list({ since, actor })).map((event) => event.details.action);
+  expect(await actions('console:abc')).toEqual(['probe.one']);
+  expect(await actions('console:')).toEqual(['probe.one', 'probe.two']);
+  expect(await actions('cli')).toEqual(['probe.three']);
+  // A kind is only a kind with its colon: "console" names no actor.
+  expect(await actions('console')).toEqual([]);
+});

@@ -83,6 +83,16 @@ permit(principal in role::"cms-admin", action == Action::"audit", resource in gr
 
 @id("low-risk")
 permit(principal, action, resource is sandbox) when { action has risk && action.risk == "low" };
+
+// Attributes named only in a \`has\` path or as a quoted name (Cedar is given only the attributes policies name).
+@id("badge-doors")
+permit(principal, action == Action::"enter", resource is door)
+  when { principal has badge.level && resource has "min level" };
+@id("folder-quota")
+permit(principal, action == Action::"upload", resource is folder) when { resource.quota > 0 };
+@id("record-probe")
+permit(principal, action == Action::"peek", resource is door)
+  when { context has probe && context.probe == { attr: principal.clearance_level } };
 `;
 
 async function account(
@@ -419,6 +429,35 @@ describe('ABAC on attributes, request properties and context', () => {
     });
     const error = await refusal(decide(user('olga'), 'refund', order, { context: { amount: 1.23456 } }));
     expect(error.field).toBe('context.amount');
+  });
+
+  it('decides on attributes a policy names only in a `has` path, as a quoted name or inside a record', async () => {
+    await account('bea@example.com', {
+      attributes: { badge: { level: 2 }, clearance_level: 5, unread: 'x' },
+    });
+    const door = { type: 'door', id: 'lab', properties: { 'min level': 1, colour: 'red' } };
+    expect(await decide(user('bea'), 'enter', door)).toMatchObject({
+      decision: true,
+      policies: ['badge-doors'],
+    });
+    expect((await decide(user('rita'), 'enter', door)).decision).toBe(false);
+    expect((await decide(user('bea'), 'enter', { type: 'door', id: 'lab' })).decision).toBe(false);
+    // Inside a record literal whose field is called `attr`.
+    const probe = (level: number) =>
+      decide(user('bea'), 'peek', door, { context: { probe: { attr: level } } });
+    expect(await probe(5)).toMatchObject({ decision: true, policies: ['record-probe'] });
+    expect((await probe(4)).decision).toBe(false);
+  });
+
+  it('names the error of a policy reading an attribute of an entity with none, as Cedar words it', async () => {
+    // folder::"public" has no attributes and no parents: the first evaluation leaves it out, and the error it
+    // causes there ("does not exist") must not be what the caller reads.
+    expect(await decide(user('rita'), 'upload', { type: 'folder', id: 'public' })).toEqual({
+      decision: false,
+      policies: [],
+      errors: [{ policy: 'folder-quota', message: '`folder::"public"` does not have the attribute `quota`' }],
+      version: 1,
+    });
   });
 
   it('gives an action’s properties to Action::"<name>"', async () => {

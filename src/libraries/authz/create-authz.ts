@@ -30,7 +30,7 @@ export function createAuthzLibraries(deps: { pool: Pool; queries: Queries; audit
   // AuthZEN's subject, resource and action searches, over the decisions above.
   const search = createSearchLibrary({
     decisions,
-    resources,
+    resourceRows: queries.resources,
     policies,
     accounts: queries.accounts,
     roles: queries.roles,

@@ -3,7 +3,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { AppError, invalidRequest } from '../../errors/app-error.ts';
 import type { AccountQueries } from '../../queries/account-queries.ts';
 import type { AuthzDirectoryQueries, GroupNode } from '../../queries/authz-directory-queries.ts';
-import type { ResourceQueries, ResourceRow } from '../../queries/resource-queries.ts';
+import { maxAncestorDepth, type ResourceQueries, type ResourceRow } from '../../queries/resource-queries.ts';
 import type { HolderGrants, RoleQueries } from '../../queries/role-queries.ts';
 import { builtinAttributeNames } from '../accounts.ts';
 import {
@@ -66,7 +66,21 @@ type LoadedEntity = {
 interface BatchMemo {
   principals: Map<string, Promise<LoadedEntity>>;
   resources: Map<string, Promise<EntityJson[]>>;
+  /** Stored resources the caller loaded for the batch (a search page with its ancestors), by type and id. */
+  stored?: StoredIndex;
 }
+
+/**
+ * Stored resources loaded in advance (`ResourceQueries.pageWithAncestors`): `candidates` are the resources the
+ * batch asks about, `rows` them and every stored resource above them; each row becomes an entity once per batch.
+ */
+interface StoredIndex {
+  candidates: ReadonlySet<string>;
+  rows: ReadonlyMap<string, ResourceRow>;
+  entities: Map<string, EntityJson>;
+}
+
+const refKey = (ref: { type: string; id: string }) => `${ref.type}\u0000${ref.id}`;
 
 function memoized<T>(
   memo: Map<string, Promise<T>> | undefined,
@@ -78,6 +92,73 @@ function memoized<T>(
   let loaded = memo.get(key);
   if (!loaded) memo.set(key, (loaded = load()));
   return loaded;
+}
+
+/** A policy set version as Cedar holds it: its two preparsed forms and the attribute names it reads. */
+interface PreparedVersion {
+  version: number;
+  plain: string;
+  rbac: string;
+  /** Every attribute name the policies read (`e.name`, `e has name`); undefined: unknown, nothing is left out. */
+  reads: ReadonlySet<string> | undefined;
+}
+
+/** Collects every attribute name in a policy's JSON form: the `attr` of `.` and of `has` (a path in Cedar 4). */
+function collectAttributes(value: unknown, into: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) collectAttributes(item, into);
+    return;
+  }
+  if (!value || typeof value !== 'object') return;
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    // An `attr` that is not a name (a record literal's field called "attr") is an expression: walked too.
+    if (key === 'attr' && typeof item === 'string') into.add(item);
+    else if (key === 'attr' && Array.isArray(item) && item.every((name) => typeof name === 'string'))
+      for (const name of item as string[]) into.add(name);
+    else collectAttributes(item, into);
+  }
+}
+
+/**
+ * The attribute names a policy set reads. Cedar reads an entity's attribute only by a name written in a policy
+ * (`principal.email`, `resource has owner`, `resource["x"]`): an attribute named nowhere cannot change a decision,
+ * nor its errors. Undefined when a policy cannot be read as JSON (then every attribute is passed).
+ */
+export function attributesRead(policies: Record<string, string>): ReadonlySet<string> | undefined {
+  const names = new Set<string>();
+  for (const text of Object.values(policies)) {
+    const json = cedar.policyToJson(text);
+    if (json.type === 'failure') return undefined;
+    collectAttributes(json.json, names);
+  }
+  return names;
+}
+
+/**
+ * What Cedar is given for a decision: each entity with only the attributes `reads` names, and without the entities
+ * left with neither attributes nor parents (roles, actions, folders at the top). Converting entities into Cedar's
+ * own form is most of a decision's cost, and an account's `permissions` or a resource's metadata are often large
+ * and read by no policy. An entity Cedar does not know has no attributes (`e has x` is false) and no ancestors, as
+ * an empty one: only the message of an error differs (see decide()).
+ */
+export function leanEntities(entities: readonly EntityJson[], reads: ReadonlySet<string>): EntityJson[] {
+  const lean: EntityJson[] = [];
+  for (const entity of entities) {
+    const names = Object.keys(entity.attrs);
+    const kept = names.filter((name) => reads.has(name));
+    if (kept.length === 0 && entity.parents.length === 0) continue;
+    lean.push(
+      kept.length === names.length
+        ? entity
+        : {
+            uid: entity.uid,
+            // Object.fromEntries defines each name as an own property (an attribute may be named `__proto__`).
+            attrs: Object.fromEntries(kept.map((name) => [name, entity.attrs[name]!])),
+            parents: entity.parents,
+          },
+    );
+  }
+  return lean;
 }
 
 /** The id under which a decision names the RBAC rule when it permitted. */
@@ -96,7 +177,8 @@ const maxActionName = 256;
  * permit, `gatehouse:rbac`. Cedar's own rule then decides: any satisfied `forbid` denies; otherwise the RBAC permit
  * (and any permit of the set) allows, and the decision names `gatehouse:rbac`. With no policy set at all, that one
  * permit is the whole set. Both forms of each version are parsed once into Cedar's preparsed store (per library
- * instance and per version), so a decision only builds entities and evaluates.
+ * instance and per version), so a decision only builds entities and evaluates; and Cedar is given only the
+ * attributes the version's policies name ({@link leanEntities}), converting entities being most of its work.
  */
 export function createDecisionLibrary(deps: {
   policies: PolicyLibrary;
@@ -106,14 +188,14 @@ export function createDecisionLibrary(deps: {
   resources: Pick<ResourceQueries, 'findWithAncestors'>;
 }) {
   const instance = randomUUID();
-  let prepared: { version: number; plain: string; rbac: string } | undefined;
+  let prepared: PreparedVersion | undefined;
 
   /**
    * The preparsed ids of the version a decision read (two slots per library instance, overwritten in place when
-   * the version changes). Parsing and evaluating run synchronously, so a decision evaluates exactly the version
-   * it read and reports.
+   * the version changes), and the attribute names its policies read. Parsing and evaluating run synchronously, so
+   * a decision evaluates exactly the version it read and reports.
    */
-  function prepare(active: ActivePolicySet): { plain: string; rbac: string } {
+  function prepare(active: ActivePolicySet): PreparedVersion {
     if (prepared?.version === active.version) return prepared;
     const plain = `${instance}:plain`;
     const rbac = `${instance}:rbac`;
@@ -125,7 +207,7 @@ export function createDecisionLibrary(deps: {
       if (answer.type === 'failure')
         throw new Error(`the stored policy set version ${String(active.version)} does not parse`);
     }
-    prepared = { version: active.version, plain, rbac };
+    prepared = { version: active.version, plain, rbac, reads: attributesRead(active.policies) };
     return prepared;
   }
 
@@ -228,6 +310,13 @@ export function createDecisionLibrary(deps: {
     ];
   }
 
+  /**
+   * Stored resources already converted to entities, by the rows they came from: the config cache hands out the same
+   * frozen rows until they change, so a resource evaluated again is not converted again (nothing mutates the
+   * entities: a request's properties go into a copy).
+   */
+  const convertedRows = new WeakMap<readonly ResourceRow[], { own?: EntityJson; ancestors: EntityJson[] }>();
+
   /** A stored resource as an entity: its attributes, its relation sets (entity references), its parents. */
   function storedEntity(row: ResourceRow, field: string): EntityJson {
     const attrs = record(row.attributes, field);
@@ -240,21 +329,70 @@ export function createDecisionLibrary(deps: {
     };
   }
 
-  async function resourceOf(resource: DecisionRequest['resource']): Promise<EntityJson[]> {
+  /**
+   * A resource and its stored ancestors from a batch's preloaded rows: the same set findWithAncestors answers (every
+   * stored resource reachable through parents within maxAncestorDepth steps), each converted once per batch.
+   */
+  function fromStored(
+    index: StoredIndex,
+    resource: EntityRef,
+  ): { own?: EntityJson; ancestors: EntityJson[] } {
+    const entityOf = (row: ResourceRow, field: string) => {
+      const key = refKey(row);
+      let entity = index.entities.get(key);
+      if (!entity) index.entities.set(key, (entity = storedEntity(row, field)));
+      return entity;
+    };
+    const start = index.rows.get(refKey(resource));
+    const ancestors: EntityJson[] = [];
+    if (!start) return { ancestors };
+    const seen = new Set([refKey(resource)]);
+    let frontier = [start];
+    for (let depth = 1; depth <= maxAncestorDepth && frontier.length > 0; depth++) {
+      const next: ResourceRow[] = [];
+      for (const row of frontier)
+        for (const parent of row.parents) {
+          const key = refKey(parent);
+          const stored = index.rows.get(key);
+          if (seen.has(key) || !stored) continue;
+          seen.add(key);
+          next.push(stored);
+          ancestors.push(entityOf(stored, 'resource.ancestors'));
+        }
+      frontier = next;
+    }
+    return { own: entityOf(start, 'resource.attributes'), ancestors };
+  }
+
+  async function resourceOf(resource: DecisionRequest['resource'], memo?: BatchMemo): Promise<EntityJson[]> {
     // An account or a client as the resource ("may Ada view Bob's profile") is the directory's entity.
     if (resource.type === 'user' || resource.type === 'client')
       return (await principalOf(resource, 'resource')).entities;
     const properties = record(resource.properties, 'resource.properties');
-    const rows = await deps.resources.findWithAncestors(resource.type, resource.id);
-    const own = rows.find((row) => row.type === resource.type && row.id === resource.id);
-    const entity = own
-      ? storedEntity(own, 'resource.attributes')
-      : { uid: { type: resource.type, id: resource.id }, attrs: {}, parents: [] };
-    entity.attrs = { ...entity.attrs, ...properties };
-    return [
-      entity,
-      ...rows.filter((row) => row !== own).map((row) => storedEntity(row, 'resource.ancestors')),
-    ];
+    let own: EntityJson | undefined;
+    let ancestors: EntityJson[];
+    if (memo?.stored?.candidates.has(refKey(resource))) {
+      ({ own, ancestors } = fromStored(memo.stored, resource));
+    } else {
+      const rows = await deps.resources.findWithAncestors(resource.type, resource.id);
+      let converted = convertedRows.get(rows);
+      if (!converted) {
+        const ownRow = rows.find((row) => row.type === resource.type && row.id === resource.id);
+        converted = {
+          ...(ownRow ? { own: storedEntity(ownRow, 'resource.attributes') } : {}),
+          ancestors: rows
+            .filter((row) => row !== ownRow)
+            .map((row) => storedEntity(row, 'resource.ancestors')),
+        };
+        convertedRows.set(rows, converted);
+      }
+      ({ own, ancestors } = converted);
+    }
+    // A new object: a preloaded entity is shared by the batch's requests and must not take this one's properties.
+    const entity: EntityJson = own
+      ? { ...own, attrs: { ...own.attrs, ...properties } }
+      : { uid: { type: resource.type, id: resource.id }, attrs: properties, parents: [] };
+    return [entity, ...ancestors];
   }
 
   function checkRequest(request: DecisionRequest): void {
@@ -279,7 +417,9 @@ export function createDecisionLibrary(deps: {
   async function entitiesOf(request: DecisionRequest, memo?: BatchMemo) {
     checkRequest(request);
     const principal = await memoized(memo?.principals, request.subject, () => principalOf(request.subject));
-    const resource = await memoized(memo?.resources, request.resource, () => resourceOf(request.resource));
+    const resource = await memoized(memo?.resources, request.resource, () =>
+      resourceOf(request.resource, memo),
+    );
     const action: EntityJson = {
       uid: { type: 'Action', id: request.action.name },
       attrs: record(request.action.properties, 'action.properties'),
@@ -312,14 +452,21 @@ export function createDecisionLibrary(deps: {
       // A disabled account is refused everything, as it is refused tokens.
       return { decision: false, policies: [], errors: [], version: active.version, ...explained };
     const ids = prepare(active);
-    const answer = cedar.statefulIsAuthorized({
-      principal: { type: request.subject.type, id: request.subject.id },
-      action: { type: 'Action', id: request.action.name },
-      resource: { type: request.resource.type, id: request.resource.id },
-      context,
-      preparsedPolicySetId: principal.permissions.has(request.action.name) ? ids.rbac : ids.plain,
-      entities: entities as cedar.EntityJson[],
-    });
+    const evaluate = (given: EntityJson[]) =>
+      cedar.statefulIsAuthorized({
+        principal: { type: request.subject.type, id: request.subject.id },
+        action: { type: 'Action', id: request.action.name },
+        resource: { type: request.resource.type, id: request.resource.id },
+        context,
+        preparsedPolicySetId: principal.permissions.has(request.action.name) ? ids.rbac : ids.plain,
+        entities: given as cedar.EntityJson[],
+      });
+    const lean = ids.reads ? leanEntities(entities, ids.reads) : entities;
+    let answer = evaluate(lean);
+    // Leaving an entity out changes an error's message ("does not exist" for "does not have the attribute"), never
+    // a decision: a decision with errors (or a failure) is made again on every entity, so it reads as it always did.
+    if (lean !== entities && (answer.type === 'failure' || answer.response.diagnostics.errors.length > 0))
+      answer = evaluate(entities);
     if (answer.type === 'failure')
       throw invalidRequest(
         `the request cannot be evaluated: ${answer.errors.map((error) => error.message).join('; ')}`,
@@ -352,10 +499,25 @@ export function createDecisionLibrary(deps: {
      */
     async checkMany(
       requests: readonly DecisionRequest[],
-      options: { stopAfter?: (item: BatchItem) => boolean } = {},
+      options: {
+        stopAfter?: (item: BatchItem) => boolean;
+        /**
+         * Stored resources loaded beforehand for the batch (a search page: `ids` of `type` with `rows`, them and
+         * their ancestors, from `ResourceQueries.pageWithAncestors`): those resources are not loaded one by one.
+         */
+        preloaded?: { type: string; ids: readonly string[]; rows: readonly ResourceRow[] };
+      } = {},
     ): Promise<BatchItem[]> {
       const active = await deps.policies.active();
       const memo: BatchMemo = { principals: new Map(), resources: new Map() };
+      if (options.preloaded) {
+        const { type, ids, rows } = options.preloaded;
+        memo.stored = {
+          candidates: new Set(ids.map((id) => refKey({ type, id }))),
+          rows: new Map(rows.map((row) => [refKey(row), row])),
+          entities: new Map(),
+        };
+      }
       const answers: BatchItem[] = [];
       for (const request of requests) {
         try {

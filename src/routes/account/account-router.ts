@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
@@ -31,7 +30,7 @@ import {
 } from './account-session.ts';
 import { storeKeys } from '../../vocabulary/store-keys.ts';
 import { accountCookieNames } from '../../vocabulary/cookie-names.ts';
-import { showErrorPage } from '../../middleware/error-page.ts';
+import { createFirstPartySignIn } from '../first-party-sign-in.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -54,12 +53,8 @@ export interface AccountRouterDeps {
   passkeys: PasskeyLibrary;
 }
 
-interface PendingSignIn {
-  state: string;
-  nonce: string;
-  codeVerifier: string;
-  /** The account page the visitor asked for before signing in. */
-  returnTo: string;
+/** What the account page adds to a sign-in in progress (src/routes/first-party-sign-in.ts holds the rest). */
+interface AccountSignInExtra {
   /**
    * Set when this is a sign-in again for a sensitive change (`max_age=0`): when it was asked for (seconds since the
    * epoch; the new sign-in must be later) and whether a form post was stopped for it (its page then says so).
@@ -74,7 +69,6 @@ export function accountPath(value: unknown): string {
 
 const sessionCookie = accountCookieNames.session;
 const signInCookie = accountCookieNames.signIn;
-const signInTtlSeconds = 600;
 /** How far the clock of the process that signed the person in may lag behind this one's, in seconds. */
 const clockToleranceSeconds = 30;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -86,6 +80,23 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true, path: '/account' };
   const callbackUrl = `${deps.issuer}/account/callback`;
   const router = new Router({ prefix: '/account' });
+  const signIn = createFirstPartySignIn<AccountSignInExtra>({
+    client: deps.client,
+    store,
+    pages,
+    sessions: deps.sessions,
+    providerSessionId: deps.providerSessionId,
+    callbackUrl,
+    loginPath: '/account/login',
+    scope: 'openid email profile roles',
+    signInCookie,
+    signInKey: storeKeys.accountSignIn,
+    sessionCookie,
+    sessionKey: storeKeys.accountSession,
+    sessionTtlSeconds: deps.sessionTtlSeconds,
+    cookieOptions,
+    name: 'account',
+  });
 
   /** This browser's Gatehouse session (oidc-provider's signed cookie), if it has a live one. */
   async function browserSession(ctx: Context) {
@@ -188,7 +199,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
    * account has one. Else the account page would take an old sign-in, or less than the account's factors, for new.
    */
   async function reauthRefusal(
-    reauth: NonNullable<PendingSignIn['reauth']>,
+    reauth: NonNullable<AccountSignInExtra['reauth']>,
     accountId: string,
     authTime: number | undefined,
     amr: string[],
@@ -215,27 +226,14 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     returnTo: string,
     reauth?: { email: string; interrupted: boolean },
   ): Promise<void> {
-    const config = await deps.client.configuration();
-    const pending: PendingSignIn = {
-      state: oidc.randomState(),
-      nonce: oidc.randomNonce(),
-      codeVerifier: oidc.randomPKCECodeVerifier(),
-      returnTo,
-      ...(reauth ? { reauth: { requestedAt: nowSeconds(), interrupted: reauth.interrupted } } : {}),
-    };
-    const transaction = randomBytes(24).toString('base64url');
-    await store.set(storeKeys.accountSignIn(transaction), JSON.stringify(pending), signInTtlSeconds);
-    ctx.cookies.set(signInCookie, transaction, { ...cookieOptions, maxAge: signInTtlSeconds * 1000 });
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: callbackUrl,
-      scope: 'openid email profile roles',
-      state: pending.state,
-      nonce: pending.nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
-      code_challenge_method: 'S256',
-      ...(reauth ? { max_age: '0', login_hint: reauth.email } : {}),
-    });
-    ctx.redirect(url.href);
+    await signIn.start(
+      ctx,
+      {
+        returnTo,
+        ...(reauth ? { reauth: { requestedAt: nowSeconds(), interrupted: reauth.interrupted } } : {}),
+      },
+      reauth ? { max_age: '0', login_hint: reauth.email } : {},
+    );
   }
 
   // Every account page shows personal data: the family's prelude, before any route.
@@ -255,61 +253,14 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.get('/login', (ctx) => startSignIn(ctx, accountPath(ctx.query.return_to)));
 
   router.get('/callback', async (ctx) => {
-    const transaction = ctx.cookies.get(signInCookie, { signed: true });
-    const stored = transaction ? await store.take(storeKeys.accountSignIn(transaction)) : undefined;
-    ctx.cookies.set(signInCookie, null, cookieOptions);
-    if (!stored) return ctx.redirect('/account/login');
-    const pending = JSON.parse(stored) as PendingSignIn;
-    const config = await deps.client.configuration();
-    const currentUrl = new URL(`${callbackUrl}?${ctx.querystring}`);
-    if (currentUrl.searchParams.get('error')) {
-      showErrorPage(ctx, pages, {
-        title: 'Sign-in did not complete',
-        message: 'Gatehouse did not sign you in.',
-        error: currentUrl.searchParams.get('error'),
-        restartUrl: '/account/login',
-      });
-      return;
-    }
-    let tokens;
-    try {
-      tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
-        pkceCodeVerifier: pending.codeVerifier,
-        expectedState: pending.state,
-        expectedNonce: pending.nonce,
-        idTokenExpected: true,
-      });
-    } catch (error) {
-      ctx.state.log.warn({ err: { message: (error as Error).message } }, 'account sign-in failed');
-      showErrorPage(ctx, pages, {
-        title: 'Sign-in did not complete',
-        message: 'The sign-in response could not be verified. Start again.',
-        restartUrl: '/account/login',
-      });
-      return;
-    }
-    const claims = tokens.claims()!;
-    // The browser came back through a Gatehouse session of this very account: the account page is tied to it.
-    const signedIn = await browserSession(ctx);
-    if (!signedIn || signedIn.accountId !== claims.sub) {
-      showErrorPage(ctx, pages, {
-        title: 'Sign-in did not complete',
-        message: 'Your Gatehouse session ended during the sign-in. Start again.',
-        restartUrl: '/account/login',
-      });
-      return;
-    }
-    const authTime = typeof claims.auth_time === 'number' ? claims.auth_time : undefined;
-    const amr = Array.isArray(claims.amr) ? claims.amr.map(String) : [];
+    const completed = await signIn.finish(ctx);
+    if (!completed) return;
+    const { pending, tokens, claims, signedIn, authTime, amr } = completed;
     if (pending.reauth) {
       const refusal = await reauthRefusal(pending.reauth, claims.sub, authTime, amr);
       if (refusal) {
         ctx.state.log.warn({ refusal, amr }, 'account page sign-in again refused');
-        showErrorPage(ctx, pages, {
-          title: 'Sign-in did not complete',
-          message: refusal,
-          restartUrl: pending.returnTo,
-        });
+        signIn.failed(ctx, refusal, pending.returnTo);
         return;
       }
     }
@@ -323,12 +274,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       ...(authTime !== undefined ? { authTime } : {}),
       amr,
     };
-    // A new account page session each sign-in: the one it replaces (and the CSRF tokens bound to it) ends now.
-    const previous = ctx.cookies.get(sessionCookie, { signed: true });
-    if (previous) await store.delete(storeKeys.accountSession(previous));
-    const id = randomBytes(24).toString('base64url');
-    await store.set(storeKeys.accountSession(id), JSON.stringify(session), deps.sessionTtlSeconds);
-    ctx.cookies.set(sessionCookie, id, cookieOptions);
+    await signIn.establish(ctx, session);
     if (pending.reauth)
       await deps.audit.record('account.reauthenticated', {
         accountId: claims.sub,

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { UAParser } from 'ua-parser-js';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
@@ -15,15 +16,19 @@ export interface AccountSessionsDeps extends AccountPageGuard {
   browserSessionId(ctx: Context): string | undefined;
 }
 
-/** A short device description from a user agent string, for people (not a fingerprint). */
+/**
+ * A short device description from a user agent string, for people (not a fingerprint): "Chrome 131 on Linux",
+ * "Mobile Safari 17 on iOS (iPhone)". The browser's major version only, and the system's name without its version
+ * (browsers freeze it: every Mac reports 10.15.7). ua-parser-js is imported here only.
+ */
 export function describeDevice(userAgent: string | null): string {
   if (!userAgent) return 'Unknown device';
-  const browser =
-    /(Edg|Firefox|Chrome|Chromium|Safari)\/[\d.]+/.exec(userAgent)?.[1]?.replace('Edg', 'Edge') ?? 'Browser';
-  const system =
-    /(Windows|Mac OS X|Android|iPhone|iPad|Linux)/.exec(userAgent)?.[1]?.replace('Mac OS X', 'macOS') ??
-    'unknown system';
-  return `${browser} on ${system}`;
+  const { browser, os, device } = UAParser(userAgent);
+  if (!browser.name && !os.name) return 'Unknown device';
+  const browserName = browser.name ? `${browser.name}${browser.major ? ` ${browser.major}` : ''}` : 'Browser';
+  const model =
+    device.model && (device.type === 'mobile' || device.type === 'tablet') ? ` (${device.model})` : '';
+  return `${browserName} on ${os.name ?? 'an unknown system'}${model}`;
 }
 
 const othersSignedOutQuery = 'others_signed_out';

@@ -1,17 +1,20 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
-import { invalidRequest } from '../../errors/app-error.ts';
+import type { z } from 'zod';
+import { AppError, invalidRequest } from '../../errors/app-error.ts';
 import type { AccountLibrary, Account } from '../../libraries/accounts.ts';
 import type { ClientLibrary } from '../../libraries/clients.ts';
 import type { IdentityProviderLibrary } from '../../libraries/identity-providers.ts';
+import type { InvitationLibrary } from '../../libraries/invitations.ts';
+import type { Lifecycle } from '../../libraries/lifecycle.ts';
 import type { MfaLibrary } from '../../libraries/mfa.ts';
 import type { RbacLibrary } from '../../libraries/rbac.ts';
 import type { AuditLog } from '../../libraries/audit.ts';
 import type { AuthzLibraries } from '../../libraries/authz/create-authz.ts';
 import { unlockAccount } from '../../libraries/operator-requests.ts';
 import { findUnstorableText } from '../../db/text-safety.ts';
+import { pageByKey } from '../../queries/page-cursor.ts';
 import type { SessionManagement } from '../../libraries/session-management.ts';
 import type { SignInThrottles } from '../../libraries/throttles.ts';
 import type { DPoPReplayCache } from '../../middleware/dpop-proof.ts';
@@ -36,6 +39,10 @@ export interface AdminRouterDeps {
   identityProviders: IdentityProviderLibrary;
   /** The policy decision point (policies, resources, decisions). */
   authz: AuthzLibraries;
+  /** Disable, enable, delete, set a password, rotate a secret: the use cases shared with the CLI and the console. */
+  lifecycle: Lifecycle;
+  /** Invitations by email: absent when mail is off, and `POST /invitations` then answers 400 naming smtp.url. */
+  invitations?: Pick<InvitationLibrary, 'invite'>;
   verify: AccessTokenVerifier;
   /**
    * Where the ids of accepted DPoP proofs are remembered (shared by every process on the same Redis, so a proof is
@@ -44,22 +51,6 @@ export interface AdminRouterDeps {
   dpopReplayCache?: DPoPReplayCache;
   bodyLimitBytes: number;
 }
-
-/** The audit query (`?since=ISO&type=mfa&accountId=...&limit=100`); a 400 names the offending parameter. */
-const auditQuery = z
-  .object({
-    since: z.iso.datetime({ offset: true }).default(() => new Date(Date.now() - 86_400_000).toISOString()),
-    type: z.string().max(64).optional(),
-    accountId: z.string().max(255).optional(),
-    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-  })
-  .strict();
-
-/** A page of the user list (`?limit=100&cursor=...`): `next` in the answer is the cursor of the page after. */
-const usersQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(1000),
-  cursor: z.string().max(200).optional(),
-});
 
 /** Reads query parameters against a schema; a 400 names the offending parameter. */
 function readQuery<T extends z.ZodType>(query: unknown, schema: T): z.infer<T> {
@@ -102,6 +93,7 @@ export function readJson<T extends z.ZodType>(ctx: Context, schema: T): z.infer<
  */
 export function createAdminRouter(deps: AdminRouterDeps): Router {
   const { accounts, clients, rbac, mfa, sessions } = deps;
+  const { lifecycle } = deps;
   const actor = (ctx: Context) => `admin:${ctx.state.access?.subject ?? 'unknown'}`;
   /** Every change through the admin API is audited: who, what, and the record before and after. */
   const audited = (
@@ -154,12 +146,14 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     directPermissions: await rbac.directPermissionsOfAccount(account.id),
   });
 
+  // Built once, on first request: generating it takes about 20 ms, too much to spend on every unauthenticated call.
+  let openApiDocument: Record<string, unknown> | undefined;
   router.get('/openapi.json', (ctx) => {
-    ctx.body = buildOpenApiDocument(deps.issuer);
+    ctx.body = openApiDocument ??= buildOpenApiDocument(deps.issuer);
   });
 
   router.get('/users', read, async (ctx) => {
-    const page = await accounts.listPage(readQuery(ctx.query, usersQuery));
+    const page = await accounts.listPage(readQuery(ctx.query, schemas.usersQuery));
     ctx.body = { users: await Promise.all(page.accounts.map(withRoles)), next: page.next };
   });
   router.get('/users/:id', read, async (ctx) => {
@@ -173,20 +167,56 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ctx.body = account;
     await audited(ctx, 'user.create', `user:${account.id}`, { accountId: account.id, after: account });
   });
+  // The library audits the invitation (`account.invited`, with this administrator as the actor).
+  router.post('/invitations', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.inviteUserBody);
+    if (!deps.invitations)
+      throw invalidRequest(
+        'mail is off: set smtp.url (env GATEHOUSE_SMTP_URL) to send invitations',
+        'smtp.url',
+      );
+    const { account, sent } = await deps.invitations.invite(body, actor(ctx));
+    if (!sent)
+      throw new AppError(
+        'service_unavailable',
+        503,
+        'the invitation could not be mailed; nothing was created',
+      );
+    ctx.status = 201;
+    ctx.body = account;
+  });
   router.patch('/users/:id', write, json, async (ctx) => {
-    const { attributes, removeAttributes, ...body } = readJson(ctx, schemas.updateUserBody);
+    const { attributes, removeAttributes, status, ...body } = readJson(ctx, schemas.updateUserBody);
     const before = await withRoles(await accounts.get(ctx.params.id!));
     if (attributes !== undefined || removeAttributes !== undefined)
       await accounts.updateAttributes(before.id, attributes ?? {}, removeAttributes ?? []);
-    const account = await accounts.update(ctx.params.id!, body);
-    // A disabled account is signed out everywhere at once, not only refused at its next sign-in.
-    if (body.status === 'disabled') await sessions.signOutEverywhere(account.id, actor(ctx));
+    let account = await accounts.update(ctx.params.id!, body);
+    // Disabling signs the account out everywhere at once (the lifecycle use case), not only at its next sign-in.
+    if (status === 'disabled') account = await lifecycle.disableUser(account.id, actor(ctx));
+    if (status === 'active' && before.status !== 'active')
+      account = await lifecycle.enableUser(account.id, actor(ctx));
     ctx.body = await withRoles(account);
     await audited(ctx, 'user.update', `user:${account.id}`, {
       accountId: account.id,
       before,
       after: ctx.body,
     });
+  });
+  // The lifecycle of an account (issue 17): each a use case shared with the CLI and the console, audited there.
+  router.post('/users/:id/disable', write, async (ctx) => {
+    ctx.body = await withRoles(await lifecycle.disableUser(ctx.params.id!, actor(ctx)));
+  });
+  router.post('/users/:id/enable', write, async (ctx) => {
+    ctx.body = await withRoles(await lifecycle.enableUser(ctx.params.id!, actor(ctx)));
+  });
+  router.delete('/users/:id', write, async (ctx) => {
+    await lifecycle.deleteUser(ctx.params.id!, actor(ctx));
+    ctx.status = 204;
+  });
+  router.put('/users/:id/password', write, json, async (ctx) => {
+    const { password } = readJson(ctx, schemas.setPasswordBody);
+    await lifecycle.setUserPassword(ctx.params.id!, password, actor(ctx));
+    ctx.status = 204;
   });
   router.post('/users/:id/roles', write, json, async (ctx) => {
     const { role } = readJson(ctx, schemas.roleReferenceBody);
@@ -269,7 +299,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get('/roles', read, async (ctx) => {
-    ctx.body = { roles: await rbac.listRoles() };
+    const page = pageByKey(
+      await rbac.listRoles(),
+      (role) => role.name,
+      readQuery(ctx.query, schemas.pageQuery),
+    );
+    ctx.body = { roles: page.items, next: page.next };
   });
   router.post('/roles', write, json, async (ctx) => {
     const body = readJson(ctx, schemas.createRoleBody);
@@ -303,7 +338,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get('/groups', read, async (ctx) => {
-    ctx.body = { groups: await rbac.groups.list() };
+    const page = pageByKey(
+      await rbac.groups.list(),
+      (group) => group.name,
+      readQuery(ctx.query, schemas.pageQuery),
+    );
+    ctx.body = { groups: page.items, next: page.next };
   });
   router.post('/groups', write, json, async (ctx) => {
     const { name, ...body } = readJson(ctx, schemas.createGroupBody);
@@ -350,7 +390,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get('/clients', read, async (ctx) => {
-    ctx.body = { clients: await clients.list() };
+    const page = pageByKey(
+      await clients.list(),
+      (client) => client.id,
+      readQuery(ctx.query, schemas.pageQuery),
+    );
+    ctx.body = { clients: page.items, next: page.next };
   });
   router.get('/clients/:id', read, async (ctx) => {
     ctx.body = await clients.get(ctx.params.id!);
@@ -373,14 +418,23 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     await audited(ctx, 'client.update', `client:${before.id}`, { before, after: ctx.body });
   });
   router.delete('/clients/:id', write, async (ctx) => {
-    const before = await clients.get(ctx.params.id!);
-    await clients.delete(ctx.params.id!);
+    await lifecycle.deleteClient(ctx.params.id!, actor(ctx));
     ctx.status = 204;
-    await audited(ctx, 'client.delete', `client:${before.id}`, { before });
+  });
+  /** A new secret, shown once in RFC 7591's names; the old one is refused from now on. */
+  router.post('/clients/:id/rotate-secret', write, async (ctx) => {
+    const { clientId, secret } = await lifecycle.rotateClientSecret(ctx.params.id!, actor(ctx));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { client_id: clientId, client_secret: secret };
   });
 
   router.get('/idps', read, async (ctx) => {
-    ctx.body = { idps: await deps.identityProviders.list() };
+    const page = pageByKey(
+      await deps.identityProviders.list(),
+      (idp) => idp.id,
+      readQuery(ctx.query, schemas.pageQuery),
+    );
+    ctx.body = { idps: page.items, next: page.next };
   });
   router.post('/idps', write, json, async (ctx) => {
     const body = readJson(ctx, schemas.createIdentityProviderBody);
@@ -388,6 +442,16 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ctx.status = 201;
     ctx.body = await deps.identityProviders.create(body);
     await audited(ctx, 'idp.create', `idp:${body.id}`, { after: ctx.body });
+  });
+  router.patch('/idps/:id', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.updateIdentityProviderBody);
+    const before = await deps.identityProviders.get(ctx.params.id!);
+    ctx.body = await deps.identityProviders.update(before.id, body);
+    // The secret is never audited: only that it changed.
+    await audited(ctx, 'idp.update', `idp:${before.id}`, {
+      before,
+      after: { ...(ctx.body as object), ...(body.clientSecret ? { clientSecretChanged: true } : {}) },
+    });
   });
   router.delete('/idps/:id', write, async (ctx) => {
     const before = await deps.identityProviders.get(ctx.params.id!);
@@ -397,12 +461,37 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get('/audit', read, async (ctx) => {
-    const query = readQuery(ctx.query, auditQuery);
-    ctx.body = { events: await deps.audit.list({ ...query, since: new Date(query.since) }) };
+    const { cursor, ...query } = readQuery(ctx.query, schemas.auditQuery);
+    // One more than asked for says whether there is a next page. (`afterId` is passed through to the audit queries.)
+    const filter = { ...query, since: new Date(query.since), limit: query.limit + 1 };
+    const events = await deps.audit.list(Object.assign(filter, { afterId: cursor }));
+    const page = events.slice(0, query.limit);
+    ctx.body = { events: page, next: events.length > query.limit ? (page.at(-1)?.id ?? null) : null };
   });
 
   router.get('/apis', read, async (ctx) => {
-    ctx.body = { apis: await rbac.listApis() };
+    const page = pageByKey(
+      await rbac.listApis(),
+      (api) => api.identifier,
+      readQuery(ctx.query, schemas.pageQuery),
+    );
+    ctx.body = { apis: page.items, next: page.next };
+  });
+  // An API by its identifier, URL-encoded as one path segment (`/apis/https%3A%2F%2Fapi.example.com`).
+  router.get('/apis/:identifier', read, async (ctx) => {
+    ctx.body = await rbac.getApi(ctx.params.identifier!);
+  });
+  router.patch('/apis/:identifier', write, json, async (ctx) => {
+    const body = readJson(ctx, schemas.updateApiBody);
+    const before = await rbac.getApi(ctx.params.identifier!);
+    ctx.body = await rbac.updateApi(before.identifier, body);
+    await audited(ctx, 'api.update', `api:${before.identifier}`, { before, after: ctx.body });
+  });
+  router.delete('/apis/:identifier', write, async (ctx) => {
+    const before = await rbac.getApi(ctx.params.identifier!);
+    await rbac.deleteApi(before.identifier);
+    ctx.status = 204;
+    await audited(ctx, 'api.delete', `api:${before.identifier}`, { before });
   });
   router.post('/apis', write, json, async (ctx) => {
     const body = readJson(ctx, schemas.createApiBody);

@@ -7,6 +7,61 @@ const uriList = z.array(text(2000)).max(50);
 /** Custom attributes of an account: typed JSON values by name (names and sizes are the accounts library's rules). */
 const attributes = z.record(text(64), z.unknown());
 
+/** A list's paging parameters: the cursor is the `next` of the page before (opaque, given out by Gatehouse). */
+const cursorOf = (max: number) =>
+  z.string().max(max).optional().describe('The `next` of the previous page; absent: the first page.');
+const limitOf = (max: number, fallback: number) =>
+  z.coerce.number().int().min(1).max(max).default(fallback).describe('How many items a page holds at most.');
+
+/** A page of the user list (`?limit=100&cursor=...`): `next` in the answer is the cursor of the page after. */
+export const usersQuery = z.object({ limit: limitOf(1000, 1000), cursor: cursorOf(200) });
+
+/** A page of the other lists (clients, roles, groups, APIs, upstreams), the same way. */
+export const pageQuery = z.object({ limit: limitOf(1000, 1000), cursor: cursorOf(4000) });
+
+/** The audit query (`?since=ISO&type=mfa&accountId=...&limit=100`); a 400 names the offending parameter. */
+export const auditQuery = z
+  .object({
+    since: z.iso
+      .datetime({ offset: true })
+      .default(() => new Date(Date.now() - 86_400_000).toISOString())
+      .describe('The oldest event to show (ISO 8601); default: 24 hours ago.'),
+    type: z.string().max(64).optional().describe('Only events of this type (`mfa` for every `mfa.*`).'),
+    accountId: z.string().max(255).optional().describe('Only events about this account.'),
+    limit: limitOf(10_000, 1000),
+    /** The `next` of the page before. */
+    cursor: z
+      .string()
+      .regex(/^[1-9][0-9]{0,18}$/, 'not a cursor Gatehouse gave out')
+      .optional()
+      .describe('The `next` of the previous page; absent: the first page.'),
+  })
+  .strict();
+
+/**
+ * A page of resources (`?type=T&limit=100&cursor=...`). The same as `resourcesQuery` in authz-admin-routes.ts,
+ * which validates the request; kept here so the OpenAPI document can describe it.
+ */
+export const resourcesQuery = z.object({
+  type: z.string().min(1).max(200).describe('The resource type (Cedar entity type).'),
+  limit: limitOf(1000, 1000),
+  cursor: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe('The `next` of the previous page; absent: the first page.'),
+});
+
+/** An invitation: the account is created without a password and its address is mailed a link to set one. */
+export const inviteUserBody = z
+  .object({
+    email: text(320),
+    name: text(200).optional(),
+    roles: z.array(text(64)).max(100).default([]),
+  })
+  .strict();
+
 export const createUserBody = z
   .object({
     email: text(320),
@@ -31,6 +86,9 @@ export const updateUserBody = z
     removeAttributes: z.array(text(64)).max(100).optional(),
   })
   .strict();
+
+/** `PUT /users/{id}/password`: the password policy is the accounts library's (a 400 naming `password`). */
+export const setPasswordBody = z.object({ password: z.string().min(1).max(1024) }).strict();
 
 export const roleReferenceBody = z.object({ role: text(64) }).strict();
 
@@ -100,6 +158,33 @@ export const createApiBody = z
   })
   .strict();
 
+/** `PATCH /apis/{identifier}`: what is not given stays; `searchClaims` replaces them all when given. */
+export const updateApiBody = z
+  .object({
+    name: text(200).nullable().optional(),
+    addPermissions: z.array(text(128)).max(500).optional(),
+    removePermissions: z.array(text(128)).max(500).optional(),
+    descriptions: z.record(text(128), text(200)).optional(),
+    format: z.enum(['jwt', 'opaque']).optional(),
+    accessTokenTtl: z.number().int().positive().max(86400).nullable().optional(),
+    searchClaims: z
+      .array(z.object({ name: text(64), action: text(256), type: text(200) }).strict())
+      .max(5)
+      .optional(),
+  })
+  .strict();
+
+/** `PATCH /idps/{id}`: the id and type stay; what is not given stays. */
+export const updateIdentityProviderBody = z
+  .object({
+    name: text(60).optional(),
+    issuer: text(2000).optional(),
+    clientId: text(256).optional(),
+    clientSecret: text(512).optional(),
+    scope: text(1000).optional(),
+  })
+  .strict();
+
 export const createIdentityProviderBody = z
   .object({
     id: text(40),
@@ -146,7 +231,8 @@ export const groupMemberBody = z
   .refine((body) => (body.accountId === undefined) !== (body.email === undefined), {
     message: 'give exactly one of accountId and email',
     path: ['accountId'],
-  });
+  })
+  .describe('Exactly one of accountId and email.');
 
 // The policy decision point (issue 14): policies, resources, decisions.
 const entityType = text(200);
@@ -187,7 +273,8 @@ export const shareBody = z
   .refine((body) => (body.email === undefined) !== (body.group === undefined), {
     message: 'give exactly one of email and group',
     path: ['email'],
-  });
+  })
+  .describe('Exactly one of email and group.');
 
 const decisionEntity = z
   .object({ type: entityType, id: entityId, properties: jsonRecord.optional() })

@@ -1,322 +1,215 @@
 import { z } from 'zod';
-import * as schemas from './admin-schemas.ts';
+import { accountOperations, directoryOperations } from './openapi-admin-operations.ts';
+import { authzOperations } from './openapi-authz-operations.ts';
+import type { AdminOperation } from './openapi-operation.ts';
+import { responseComponents } from './response-schemas.ts';
 
-type Operation = {
-  summary: string;
-  permission: 'admin:read' | 'admin:write';
-  body?: z.ZodType;
-  created?: boolean;
-  noContent?: boolean;
-};
+/** Every operation of the admin API, in the document's order. */
+export const adminApiOperations: readonly AdminOperation[] = [
+  ...accountOperations,
+  ...directoryOperations,
+  ...authzOperations,
+];
 
-const operations: Record<string, Record<string, Operation>> = {
-  '/users': {
-    get: {
-      summary:
-        'List accounts with their roles, a page at a time (`?limit=` up to 1000, `?cursor=` from the previous answer’s `next`; `next` is null on the last page)',
-      permission: 'admin:read',
-    },
-    post: {
-      summary: 'Create an account',
-      permission: 'admin:write',
-      body: schemas.createUserBody,
-      created: true,
-    },
+const errorResponses = {
+  400: {
+    name: 'BadRequest',
+    description:
+      'Invalid JSON, parameter or field (`error: invalid_request`; the field or parameter is named in `field`)',
   },
-  '/users/{id}': {
-    get: { summary: 'Get an account', permission: 'admin:read' },
-    patch: {
-      summary:
-        'Update name, status (disable/enable), email verification or custom attributes (`attributes` set, `removeAttributes` removed)',
-      permission: 'admin:write',
-      body: schemas.updateUserBody,
-    },
+  401: {
+    name: 'Unauthorized',
+    description:
+      'No token, or an invalid, expired, revoked or foreign one, or a DPoP-bound token without a valid proof (`WWW-Authenticate: Bearer` or `DPoP`)',
   },
-  '/users/{id}/sessions': {
-    get: { summary: "List the user's active sessions and the apps they granted", permission: 'admin:read' },
-    delete: {
-      summary: 'Sign the user out everywhere (every session and grant, with their tokens)',
-      permission: 'admin:write',
-    },
+  403: {
+    name: 'Forbidden',
+    description: 'A valid token without the permission (`error: insufficient_scope`)',
   },
-  '/users/{id}/sessions/{sessionId}': {
-    delete: { summary: 'End one session and revoke its tokens', permission: 'admin:write', noContent: true },
+  404: {
+    name: 'NotFound',
+    description: 'Unknown user, role, group, client, API, upstream, resource or version',
   },
-  '/users/{id}/grants/{grantId}': {
-    delete: {
-      summary: "Revoke an app's access (its refresh and access tokens)",
-      permission: 'admin:write',
-      noContent: true,
-    },
+  409: { name: 'Conflict', description: 'It already exists (`error: conflict`)' },
+  413: { name: 'TooLarge', description: 'The request body is larger than the limit' },
+  503: {
+    name: 'Unavailable',
+    description: 'A storage service is unavailable (`Retry-After` says when to try again)',
   },
-  '/users/{id}/unlock': {
-    post: {
-      summary: 'Lift the sign-in lock (failed passwords and codes) of the user',
-      permission: 'admin:write',
-    },
-  },
-  '/audit': {
-    get: {
-      summary: 'Audit events: ?since=ISO-8601&type=mfa&accountId=...&limit=1000',
-      permission: 'admin:read',
-    },
-  },
-  '/users/{id}/reset-mfa': {
-    post: { summary: "Remove the user's second factor and recovery codes", permission: 'admin:write' },
-  },
-  '/users/{id}/roles': {
-    post: { summary: 'Assign a role', permission: 'admin:write', body: schemas.roleReferenceBody },
-  },
-  '/users/{id}/roles/{role}': { delete: { summary: 'Remove a role', permission: 'admin:write' } },
-  '/users/{id}/permissions': {
-    post: {
-      summary: 'Give the user a permission directly (not through a role or group)',
-      permission: 'admin:write',
-      body: schemas.permissionBody,
-    },
-  },
-  '/users/{id}/permissions/{permission}': {
-    delete: { summary: 'Take away a permission the user holds directly', permission: 'admin:write' },
-  },
-  '/groups': {
-    get: {
-      summary: 'List groups with their roles, permissions, parent groups and member counts',
-      permission: 'admin:read',
-    },
-    post: {
-      summary: 'Create a group (members inherit its roles and permissions, and its parent groups’)',
-      permission: 'admin:write',
-      body: schemas.createGroupBody,
-      created: true,
-    },
-  },
-  '/groups/{name}': {
-    get: { summary: 'Get a group and its members', permission: 'admin:read' },
-    patch: {
-      summary: "Change a group's roles, permissions and parent groups (a parent that makes a cycle is a 400)",
-      permission: 'admin:write',
-      body: schemas.updateGroupBody,
-    },
-    delete: { summary: 'Delete a group', permission: 'admin:write', noContent: true },
-  },
-  '/groups/{name}/members': {
-    post: {
-      summary: 'Add a member (by accountId or email)',
-      permission: 'admin:write',
-      body: schemas.groupMemberBody,
-    },
-  },
-  '/groups/{name}/members/{accountId}': {
-    delete: { summary: 'Remove a member', permission: 'admin:write' },
-  },
-  '/roles': {
-    get: { summary: 'List roles with their permissions', permission: 'admin:read' },
-    post: {
-      summary: 'Create a role',
-      permission: 'admin:write',
-      body: schemas.createRoleBody,
-      created: true,
-    },
-  },
-  '/roles/{name}': {
-    delete: { summary: 'Delete a role (not a built-in one)', permission: 'admin:write', noContent: true },
-  },
-  '/roles/{name}/permissions': {
-    post: { summary: 'Add a permission to a role', permission: 'admin:write', body: schemas.permissionBody },
-  },
-  '/roles/{name}/permissions/{permission}': {
-    delete: { summary: 'Take a permission from a role', permission: 'admin:write' },
-  },
-  '/clients': {
-    get: { summary: 'List clients', permission: 'admin:read' },
-    post: {
-      summary: 'Register a client (a generated secret is returned once)',
-      permission: 'admin:write',
-      body: schemas.createClientBody,
-      created: true,
-    },
-  },
-  '/clients/{id}': {
-    get: { summary: 'Get a client', permission: 'admin:read' },
-    patch: { summary: 'Update a client', permission: 'admin:write', body: schemas.updateClientBody },
-    delete: { summary: 'Delete a client', permission: 'admin:write', noContent: true },
-  },
-  '/idps': {
-    get: { summary: 'List upstream identity providers', permission: 'admin:read' },
-    post: {
-      summary: 'Register an upstream identity provider (oidc, github, google)',
-      permission: 'admin:write',
-      body: schemas.createIdentityProviderBody,
-      created: true,
-    },
-  },
-  '/idps/{id}': {
-    delete: {
-      summary: 'Remove an upstream and its linked identities',
-      permission: 'admin:write',
-      noContent: true,
-    },
-  },
-  '/policy': {
-    get: {
-      summary:
-        'The active Cedar policy set: `{"version": N, "text": "...", "schema": "..." | null}` (version 0: none)',
-      permission: 'admin:read',
-    },
-    put: {
-      summary:
-        'Validate a Cedar policy set (against `schema` when given) and make it the active one, atomically: a set that does not parse or validate is a 400 with Cedar’s message and line, and changes nothing. Body up to 4 MiB.',
-      permission: 'admin:write',
-      body: schemas.setPolicyBody,
-    },
-  },
-  '/policy/history': {
-    get: {
-      summary: 'Every version of the policy set: who made it, when, what it restored',
-      permission: 'admin:read',
-    },
-  },
-  '/policy/versions/{version}': {
-    get: { summary: 'One version of the policy set (its text and schema)', permission: 'admin:read' },
-  },
-  '/policy/rollback': {
-    post: {
-      summary: 'Make an older version active again (as a new version)',
-      permission: 'admin:write',
-      body: schemas.rollbackPolicyBody,
-    },
-  },
-  '/resources': {
-    get: {
-      summary:
-        'The stored resources of a type, a page at a time (`?type=` required, `?limit=` up to 1000, `?cursor=` from the previous answer’s `next`; `next` is null on the last page)',
-      permission: 'admin:read',
-    },
-  },
-  '/resources/import': {
-    post: {
-      summary:
-        'Upsert up to 10,000 resources from Cedar’s entity JSON (`[{"uid": {"type", "id"}, "attrs": {...}, "parents": [...]}]`), all or nothing. Body up to 4 MiB.',
-      permission: 'admin:write',
-      body: schemas.importResourcesBody,
-    },
-  },
-  '/resources/{type}/{id}': {
-    get: { summary: 'A stored resource: attributes, parents and relation sets', permission: 'admin:read' },
-    put: {
-      summary: 'Create or replace a resource’s attributes and parents (its relation sets stay)',
-      permission: 'admin:write',
-      body: schemas.putResourceBody,
-    },
-    delete: { summary: 'Delete a resource', permission: 'admin:write', noContent: true },
-  },
-  '/resources/{type}/{id}/share': {
-    post: {
-      summary:
-        'Grant a relation on the resource (`resource.<relation>` in policies) to an account or a group',
-      permission: 'admin:write',
-      body: schemas.shareBody,
-    },
-  },
-  '/resources/{type}/{id}/unshare': {
-    post: {
-      summary: 'Take a relation on the resource away from an account or a group',
-      permission: 'admin:write',
-      body: schemas.shareBody,
-    },
-  },
-  '/authz/check': {
-    post: {
-      summary:
-        'One decision: `{"decision", "policies" (the ids that decided), "errors", "version"}`; with `explain`, also the entities and context it was made on',
-      permission: 'admin:read',
-      body: schemas.authzCheckBody,
-    },
-  },
-  '/apis': {
-    get: { summary: 'List APIs (resource servers)', permission: 'admin:read' },
-    post: {
-      summary:
-        'Register an API; `searchClaims` puts into its user access tokens the resources a resource search finds at issuance (at most 100 per claim, then `<name>_truncated: true`)',
-      permission: 'admin:write',
-      body: schemas.createApiBody,
-      created: true,
-    },
-  },
-};
+} as const;
+type DocumentedError = keyof typeof errorResponses;
 
-const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, error_description: { type: 'string' }, field: { type: 'string' } },
-  required: ['error'],
-};
+const schemaRef = (name: string) => `#/components/schemas/${name}`;
 
-/** OpenAPI 3.1 description of the admin API; request schemas are generated from the same zod schemas it enforces. */
-export function buildOpenApiDocument(issuer: string): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const [path, methods] of Object.entries(operations)) {
-    paths[path] = {};
-    for (const [method, operation] of Object.entries(methods)) {
-      const parameters = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
-        name,
-        in: 'path',
-        required: true,
-        schema: { type: 'string' },
-      }));
-      const success = operation.noContent ? '204' : operation.created ? '201' : '200';
-      paths[path]![method] = {
-        summary: operation.summary,
-        description: `Requires permission \`${operation.permission}\`.`,
-        security: [{ gatehouse: [operation.permission] }],
-        ...(parameters.length > 0 ? { parameters } : {}),
-        ...(operation.body
-          ? {
-              requestBody: {
-                required: true,
-                content: { 'application/json': { schema: z.toJSONSchema(operation.body, { io: 'input' }) } },
-              },
-            }
-          : {}),
-        responses: {
-          [success]: { description: 'Done' },
-          '400': {
-            description: 'Invalid JSON or field (named in `field`)',
-            content: { 'application/json': { schema: errorSchema } },
-          },
-          '401': {
-            description:
-              'No token, or an invalid, expired, revoked or foreign one (`WWW-Authenticate: Bearer`)',
-          },
-          '403': { description: 'A valid token without the permission (`error="insufficient_scope"`)' },
-          '404': {
-            description: 'Unknown user, role, group, client, API, resource or policy version',
-            content: { 'application/json': { schema: errorSchema } },
-          },
-          '409': { description: 'Already exists', content: { 'application/json': { schema: errorSchema } } },
-        },
-      };
-    }
+/**
+ * Zod's JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1), tidied for a document: an ISO 8601 timestamp's
+ * format says what its 500-character pattern does, and a timestamp default (the audit list's `since`) is computed
+ * per request, so it is described in words instead of frozen at the time the document was built.
+ */
+const tidy: NonNullable<Parameters<typeof z.toJSONSchema>[1]>['override'] = ({ jsonSchema }) => {
+  if (jsonSchema.format === 'date-time') {
+    delete jsonSchema.pattern;
+    delete jsonSchema.default;
   }
+};
+
+/** A schema as part of the document: the document's dialect is OpenAPI 3.1's, and its place is its name. */
+function embedded(schema: object): Record<string, unknown> {
+  const json: Record<string, unknown> = { ...schema };
+  delete json.$schema;
+  delete json.$id;
+  return json;
+}
+
+function toSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  return embedded(z.toJSONSchema(schema, { io, override: tidy, unrepresentable: 'any' }));
+}
+
+/** The `components.schemas` of the responses: the named ones, then each operation's own, in one pass. */
+function responseSchemas(operations: readonly AdminOperation[]) {
+  const registry = z.registry<{ id: string }>();
+  for (const [name, schema] of Object.entries(responseComponents)) registry.add(schema, { id: name });
+  const idOf = new Map<z.ZodType, string>();
+  for (const operation of operations) {
+    const { response } = operation;
+    if (!response || idOf.has(response)) continue;
+    const named = registry.get(response)?.id;
+    const id = named ?? `${operation.operationId[0]!.toUpperCase()}${operation.operationId.slice(1)}Response`;
+    if (!named) registry.add(response, { id });
+    idOf.set(response, id);
+  }
+  const { schemas } = z.toJSONSchema(registry, {
+    io: 'output',
+    override: tidy,
+    unrepresentable: 'any',
+    uri: schemaRef,
+  });
+  const components: Record<string, unknown> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    components[id] = embedded(schema);
+  }
+  return { components, idOf };
+}
+
+function parametersOf(operation: AdminOperation) {
+  const pathNames = [...operation.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name!);
+  const pathParameters = pathNames.map((name) => {
+    const rule = operation.params?.shape[name] as z.ZodType | undefined;
+    const schema = rule ? toSchema(rule, 'input') : { type: 'string' };
+    const { description, ...rest } = schema;
+    return { name, in: 'path', required: true, ...(description ? { description } : {}), schema: rest };
+  });
+  const query = operation.query ? toSchema(operation.query, 'input') : undefined;
+  const required = new Set((query?.required as string[] | undefined) ?? []);
+  const queryParameters = Object.entries(
+    (query?.properties ?? {}) as Record<string, Record<string, unknown>>,
+  ).map(([name, { description, ...schema }]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    ...(description ? { description } : {}),
+    schema,
+  }));
+  return [...pathParameters, ...queryParameters];
+}
+
+function errorsOf(operation: AdminOperation): DocumentedError[] {
+  const statuses = new Set<DocumentedError>(operation.errors ?? []);
+  if (operation.body || operation.query) statuses.add(400);
+  if (operation.path.includes('{')) statuses.add(404);
+  if (operation.status === 201) statuses.add(409);
+  if (operation.body) statuses.add(413);
+  if (operation.permission) for (const status of [401, 403, 503] as const) statuses.add(status);
+  return [...statuses].sort((a, b) => a - b);
+}
+
+/** `/users/{id}/roles` → `users`: operations are tagged by what they are about. */
+const tagOf = (path: string) => path.split('/')[1]!.replace(/\.json$/, '');
+
+/**
+ * The OpenAPI 3.1 description of the admin API, served at `/admin/api/openapi.json`. Parameters, request bodies and
+ * responses are generated with zod's own JSON Schema output (`z.toJSONSchema`, draft 2020-12, which OpenAPI 3.1
+ * uses) from the schemas the routes validate with and the response schemas of response-schemas.ts; no OpenAPI
+ * library is needed for that.
+ */
+export function buildOpenApiDocument(
+  issuer: string,
+  operations: readonly AdminOperation[] = adminApiOperations,
+): Record<string, unknown> {
+  const { components: schemas, idOf } = responseSchemas(operations);
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const operation of operations) {
+    const status = operation.status ?? 200;
+    const parameters = parametersOf(operation);
+    const responses: Record<string, unknown> = {
+      [status]:
+        status === 204 || !operation.response
+          ? { description: 'Done (no content)' }
+          : {
+              description: status === 201 ? 'Created' : 'OK',
+              content: { 'application/json': { schema: { $ref: schemaRef(idOf.get(operation.response)!) } } },
+            },
+    };
+    for (const error of errorsOf(operation))
+      responses[error] = { $ref: `#/components/responses/${errorResponses[error].name}` };
+    (paths[operation.path] ??= {})[operation.method] = {
+      operationId: operation.operationId,
+      tags: [tagOf(operation.path)],
+      summary: operation.summary,
+      description: [
+        operation.description,
+        operation.permission ? `Requires the permission \`${operation.permission}\`.` : 'Needs no token.',
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+      security: operation.permission
+        ? [{ bearer: [operation.permission] }, { dpop: [operation.permission] }]
+        : [],
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(operation.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: toSchema(operation.body, 'input') } },
+            },
+          }
+        : {}),
+      responses,
+    };
+  }
+  const tokenHow = `an access token for the API \`${issuer}/admin\` (request it with \`resource=${issuer}/admin\`, for example with the client credentials grant at \`${issuer}/token\`); its holder needs the permission the operation names (\`admin:read\` to read, \`admin:write\` to change)`;
   return {
     openapi: '3.1.0',
     info: {
       title: 'Gatehouse admin API',
       version: '1',
-      description: `Bearer access tokens issued by Gatehouse for the API ${issuer}/admin (request them with resource=${issuer}/admin).`,
+      description: `Manage Gatehouse's accounts, roles, groups, clients, APIs, upstream identity providers, audit log and policies. Every operation but this document needs ${tokenHow}. Errors are JSON \`{"error", "error_description"}\` (after RFC 6749 section 5.2). Lists answer a page at a time: \`?limit=\` and \`?cursor=\` (the \`next\` of the previous page; \`next\` is null on the last page).`,
     },
     servers: [{ url: `${issuer}/admin/api` }],
+    tags: [...new Set(operations.map((operation) => tagOf(operation.path)))].map((name) => ({ name })),
+    security: [{ bearer: [] }, { dpop: [] }],
     components: {
       securitySchemes: {
-        gatehouse: {
-          type: 'oauth2',
-          flows: {
-            clientCredentials: {
-              tokenUrl: `${issuer}/token`,
-              scopes: { 'admin:read': 'read', 'admin:write': 'change' },
-            },
-          },
+        bearer: { type: 'http', scheme: 'bearer', description: `A bearer token (RFC 6750): ${tokenHow}.` },
+        dpop: {
+          type: 'http',
+          scheme: 'DPoP',
+          description: `A DPoP-bound token (RFC 9449) with its proof in the \`DPoP\` header (\`htu\` is \`${issuer}/admin/api/...\`): ${tokenHow}.`,
         },
       },
+      schemas,
+      responses: Object.fromEntries(
+        Object.values(errorResponses).map(({ name, description }) => [
+          name,
+          {
+            description,
+            content: { 'application/json': { schema: { $ref: schemaRef('Error') } } },
+            ...(name === 'Unauthorized'
+              ? { headers: { 'WWW-Authenticate': { schema: { type: 'string' } } } }
+              : {}),
+          },
+        ]),
+      ),
     },
     paths,
   };

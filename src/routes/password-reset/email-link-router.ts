@@ -5,6 +5,7 @@ import { AppError } from '../../errors/app-error.ts';
 import type { CsrfTokens } from '../../libraries/csrf.ts';
 import { hashEmailToken } from '../../libraries/email-tokens.ts';
 import { emailVerificationPath, type EmailVerificationLibrary } from '../../libraries/email-verification.ts';
+import { invitationPath, type InvitationLibrary } from '../../libraries/invitations.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import { passwordResetPath, type PasswordResetLibrary } from '../../libraries/password-reset.ts';
 import { showErrorPage } from '../../middleware/error-page.ts';
@@ -15,11 +16,14 @@ export interface EmailLinkDeps {
   csrf: CsrfTokens;
   passwordReset: PasswordResetLibrary;
   emailVerification: EmailVerificationLibrary;
+  invitations: InvitationLibrary;
+  /** Where an accepted invitation sends its person: the account page (`/account`), which signs in. */
+  issuer: string;
   passwordRules: { minLength: number; minLengthWithMfa: number };
 }
 
 /** The paths this router answers (`ownPrefixes` of the HTTP app). */
-export const emailLinkPaths = [passwordResetPath, emailVerificationPath];
+export const emailLinkPaths = [passwordResetPath, emailVerificationPath, invitationPath];
 
 const resetForm = z.object({
   csrf: textField(100),
@@ -28,6 +32,7 @@ const resetForm = z.object({
   new_password: textField(1024),
 });
 const verifyForm = z.object({ csrf: textField(100), token: textField(100) });
+const invitationForm = resetForm;
 
 /** A form on a link's page is bound to its token (to the token's hash: the binding never holds the token). */
 const bindingOf = (purpose: string, token: string) =>
@@ -42,32 +47,25 @@ function bodyToken(ctx: Context): string {
 }
 
 /**
- * The pages the links Gatehouse mails open: setting a new password (`/password-reset?token=…`) and confirming an
- * address (`/email-verification?token=…`). The token travels in the query, which request logs leave out, and the
- * pages send no Referer. A link is a bearer link (it works in any browser) and works once; an expired, used or forged
+ * The pages the links Gatehouse mails open: setting a new password (`/password-reset?token=…`), confirming an
+ * address (`/email-verification?token=…`) and accepting an invitation (`/invitation?token=…`). The token travels in
+ * the query, which request logs leave out, and the pages send no Referer. A link is a bearer link (it works in any browser) and works once; an expired, used or forged
  * one gets a page that says so and changes nothing.
  */
 export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
   const router = new Router();
   router.use(noStore);
 
-  const linkGone = (ctx: Context, what: 'reset' | 'verification') =>
-    showErrorPage(
-      ctx,
-      deps.pages,
-      what === 'reset'
-        ? {
-            title: 'This link no longer works',
-            message:
-              'A password reset link works once, and only for a short while. Ask for a new one with "Forgot password?" on the sign-in page.',
-          }
-        : {
-            title: 'This link no longer works',
-            message:
-              'A verification link works once, and only for a while. Ask your administrator to send a new one.',
-          },
-      400,
-    );
+  const gone = {
+    reset:
+      'A password reset link works once, and only for a short while. Ask for a new one with "Forgot password?" on the sign-in page.',
+    verification:
+      'A verification link works once, and only for a while. Ask your administrator to send a new one.',
+    invitation:
+      'An invitation link works once, and only for a while. If you already accepted it, sign in with your password; else ask your administrator for a new invitation.',
+  };
+  const linkGone = (ctx: Context, what: keyof typeof gone) =>
+    showErrorPage(ctx, deps.pages, { title: 'This link no longer works', message: gone[what] }, 400);
 
   function renderReset(
     ctx: Context,
@@ -140,6 +138,56 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
       done: true,
       email: found.email,
     });
+  });
+
+  function renderInvitation(
+    ctx: Context,
+    token: string,
+    found: { email: string; name: string | null },
+    error?: string,
+  ) {
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('invitation', {
+      title: 'Accept your invitation',
+      csrf: deps.csrf.tokenFor(bindingOf('invitation', token)),
+      action: invitationPath,
+      token,
+      email: found.email,
+      name: found.name,
+      // A new account has no second factor yet: the longer minimum applies.
+      minLength: deps.passwordRules.minLength,
+      error,
+    });
+  }
+
+  router.get(invitationPath, async (ctx) => {
+    const token = queryToken(ctx);
+    const found = await deps.invitations.check(token);
+    if (!found) return linkGone(ctx, 'invitation');
+    renderInvitation(ctx, token, found);
+  });
+
+  router.post(invitationPath, async (ctx) => {
+    const token = bodyToken(ctx);
+    const form = readCsrfForm(ctx, deps.csrf, bindingOf('invitation', token), invitationForm);
+    try {
+      const outcome = await deps.invitations.accept(form.token, form.new_password, { ip: ctx.ip });
+      if (outcome.kind === 'invalid') return linkGone(ctx, 'invitation');
+      ctx.type = 'html';
+      ctx.body = deps.pages.render('invitation', {
+        title: 'Invitation accepted',
+        done: true,
+        email: outcome.email,
+        site: new URL(deps.issuer).host,
+        accountUrl: `${deps.issuer}/account`,
+      });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status !== 400) throw error;
+      const found = await deps.invitations.check(form.token);
+      if (!found) return linkGone(ctx, 'invitation');
+      ctx.status = 400;
+      renderInvitation(ctx, form.token, found, `The password was not accepted: ${error.message}.`);
+    }
   });
 
   return router;
