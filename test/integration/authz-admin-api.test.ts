@@ -1,5 +1,4 @@
-import * as oidc from 'openid-client';
-import { adminApiToken } from '../support/admin-access.ts';
+import { adminApiToken, readOnlyAdminApiToken } from '../support/admin-access.ts';
 import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
 
 /**
@@ -149,25 +148,7 @@ describe('resources and decisions', () => {
 
 describe('who may do what', () => {
   it('stops a caller holding only admin:read from changing policies or resources', async () => {
-    await gh.gatehouse.rbac.createRole('auditor', { permissions: ['admin:read'] });
-    await gh.gatehouse.clients.register({
-      id: 'auditor-bot',
-      secret: 'auditor-bot-secret-0123456789',
-      redirectUris: [],
-      postLogoutRedirectUris: [],
-      grantTypes: ['client_credentials'],
-      public: false,
-      firstParty: false,
-      roles: ['auditor'],
-    });
-    const client = await oidc.discovery(
-      new URL(gh.url),
-      'auditor-bot',
-      undefined,
-      oidc.ClientSecretBasic('auditor-bot-secret-0123456789'),
-      { execute: [oidc.allowInsecureRequests] },
-    );
-    const reader = (await oidc.clientCredentialsGrant(client, { resource: `${gh.url}/admin` })).access_token;
+    const reader = await readOnlyAdminApiToken(gh);
     expect((await api('GET', '/policy', undefined, reader)).status).toBe(200);
     expect((await api('PUT', '/policy', { text: '' }, reader)).status).toBe(403);
     expect((await api('PUT', '/resources/doc/x', {}, reader)).status).toBe(403);

@@ -3,36 +3,15 @@
  * `--secret-stdin` and `--client-secret-stdin` read them from standard input instead. The value given there is the
  * one that works afterwards; an empty value, or both forms at once, is refused with exit code 2 and nothing written.
  */
-import { cliEnvironment } from '../support/gatehouse-process.ts';
-import { spawn } from 'node:child_process';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import pg from 'pg';
 import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
-
-const mainScript = new URL('../../src/main.ts', import.meta.url).pathname;
 
 let gatehouse: TestGatehouse;
 let env: NodeJS.ProcessEnv;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI with `input` written to its standard input (then closed). */
-function gatehouseWithStdin(input: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainScript, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
-}
+const gatehouseWithStdin = (input: string, ...args: string[]) => runCli(args, env, { stdin: input });
 
 async function count(table: string): Promise<number> {
   const client = new pg.Client({ connectionString: gatehouse.database.url });

@@ -4,8 +4,7 @@
  * time. Each goes through the use case the CLI and the console share, needs admin:write, and is audited with the
  * acting administrator.
  */
-import * as oidc from 'openid-client';
-import { adminApiToken } from '../support/admin-access.ts';
+import { adminApiToken, readOnlyAdminApiToken } from '../support/admin-access.ts';
 import { lifecycleProbes } from '../support/lifecycle-probes.ts';
 import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
 
@@ -19,25 +18,7 @@ const password = 'a long enough first password';
 beforeAll(async () => {
   gh = await startTestGatehouse({ hot: 'memory' });
   token = await adminApiToken(gh);
-  await gh.gatehouse.rbac.createRole('auditor', { permissions: ['admin:read'] });
-  await gh.gatehouse.clients.register({
-    id: 'auditor-bot',
-    secret: 'auditor-bot-secret-0123456789',
-    redirectUris: [],
-    postLogoutRedirectUris: [],
-    grantTypes: ['client_credentials'],
-    public: false,
-    firstParty: false,
-    roles: ['auditor'],
-  });
-  const auditor = await oidc.discovery(
-    new URL(gh.url),
-    'auditor-bot',
-    undefined,
-    oidc.ClientSecretBasic('auditor-bot-secret-0123456789'),
-    { execute: [oidc.allowInsecureRequests] },
-  );
-  readOnlyToken = (await oidc.clientCredentialsGrant(auditor, { resource: `${gh.url}/admin` })).access_token;
+  readOnlyToken = await readOnlyAdminApiToken(gh);
   probes = await lifecycleProbes(gh, password);
 }, 60_000);
 

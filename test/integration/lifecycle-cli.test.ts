@@ -4,13 +4,11 @@
  * from roles and delete them, change and delete APIs and upstreams; `--version`; and the contract's exit code 2 for a
  * refusal (not found and already exists included): nothing written.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cliEnvironment, runCli, type CliResult } from '../support/gatehouse-process.ts';
+import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { lifecycleProbes } from '../support/lifecycle-probes.ts';
 import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
 
-const mainScript = new URL('../../src/main.ts', import.meta.url).pathname;
 const packageVersion = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -23,21 +21,7 @@ const password = 'a long enough first password';
 const gatehouse = (...args: string[]) => runCli(args, env);
 
 /** Runs the CLI with `input` on its standard input. */
-function gatehouseWithStdin(input: string, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainScript, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({ code: code ?? -1, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
-}
+const gatehouseWithStdin = (input: string, ...args: string[]) => runCli(args, env, { stdin: input });
 
 /** The running server learns of the CLI's changes through its config cache: ask until it answers as expected. */
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 10_000): Promise<T> {
