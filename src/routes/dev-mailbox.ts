@@ -1,5 +1,5 @@
+import { isLoopbackHost } from '../config/loopback.ts';
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import { devMailboxPath, type DevMailbox } from '../libraries/mailer.ts';
 import type { PageRenderer } from '../libraries/page-renderer.ts';
 import { noStore } from './forms.ts';
@@ -26,10 +26,12 @@ export function piecesOf(text: string, issuer: string): Piece[][] {
     );
 }
 
-/** Whether the request comes from this machine (its socket, not a forwarded header a client could write). */
-function fromThisMachine(ctx: Context): boolean {
-  const address = ctx.req.socket.remoteAddress ?? '';
-  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/.test(address);
+/**
+ * Whether a request's socket address is this machine's (the socket, not a forwarded header a client could write);
+ * an IPv4-mapped IPv6 address counts as its IPv4 address.
+ */
+export function isFromThisMachine(remoteAddress: string | undefined): boolean {
+  return isLoopbackHost((remoteAddress ?? '').replace(/^::ffff:/i, ''));
 }
 
 /**
@@ -42,7 +44,7 @@ export function createDevMailboxRouter(deps: DevMailboxDeps): Router {
   const router = new Router();
   router.use(noStore);
   router.get(devMailboxPath, (ctx) => {
-    if (!fromThisMachine(ctx)) return;
+    if (!isFromThisMachine(ctx.req.socket.remoteAddress)) return;
     ctx.set('X-Robots-Tag', 'noindex');
     ctx.type = 'html';
     ctx.body = deps.pages.render('dev-mailbox', {

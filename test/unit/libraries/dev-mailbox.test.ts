@@ -1,3 +1,4 @@
+import { isFromThisMachine } from '../../../src/routes/dev-mailbox.ts';
 import { createDevMailbox, createMailer, devMailboxWanted } from '../../../src/libraries/mailer.ts';
 import { piecesOf } from '../../../src/routes/dev-mailbox.ts';
 
@@ -77,5 +78,12 @@ describe('the development mailbox', () => {
       [{ link: `${issuer}/password-reset?token=abc` }],
       [{ text: 'or' }, { text: ' ' }, { text: 'https://evil.example/x' }],
     ]);
+  });
+
+  it('shows its links to this machine only: a request from another address is not served (link theft)', () => {
+    for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1'])
+      expect([address, isFromThisMachine(address)]).toEqual([address, true]);
+    for (const address of ['10.0.0.5', '192.168.1.2', '::ffff:10.0.0.5', 'fe80::1', '', undefined])
+      expect([address, isFromThisMachine(address)]).toEqual([address, false]);
   });
 });
