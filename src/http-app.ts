@@ -95,6 +95,7 @@ const ownPrefixes = [
   '/password-reset',
   '/email-verification',
   '/invitation',
+  '/sign-up',
   // The development mailbox (src/routes/dev-mailbox.ts): only outside production, without smtp.url.
   '/dev/',
   // The AuthZEN API (src/routes/authzen/): its metadata document and its endpoints.

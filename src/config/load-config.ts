@@ -172,6 +172,8 @@ function assertProductionReady(config: GatehouseConfig): void {
   if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
     problems.push(`ISSUER ${config.issuer} uses http: on a non-loopback host; use https`);
   }
+  if (config.signUp.enabled && !config.smtp.url)
+    problems.push('signUp.enabled needs smtp.url (a sign-up is confirmed by a mailed link)');
   if (problems.length > 0) {
     throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
   }

@@ -273,6 +273,14 @@ export const configSchema = z
           .describe(
             'Limits on "Forgot password?" requests (every request counts, whether or not the address has an account).',
           ),
+        signUp: z
+          .object({
+            perAddress: throttlePolicy('sign-up requests per email address'),
+            perIp: throttlePolicy('sign-up requests per IP address'),
+          })
+          .describe(
+            'Limits on "Create an account" requests (every request counts, whether or not the address has an account).',
+          ),
       })
       .describe('Limits on guessing, shared by every process through Redis.'),
     passwords: z
@@ -354,6 +362,19 @@ export const configSchema = z
         ),
       })
       .describe('Inviting a person by email (`gatehouse user invite`; needs smtp.url).'),
+    signUp: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Self-service sign-up: "Create an account" on the login page (env GATEHOUSE__SIGN_UP__ENABLED). The ' +
+              'account exists only once its address is confirmed by a mailed link; needs smtp.url (production ' +
+              'refuses to start without it) or the development mailbox.',
+          ),
+        tokenSeconds: seconds('How long a sign-up confirmation link stays valid (it works once).'),
+      })
+      .describe('People creating their own account (off by default).'),
     keys: z
       .object({
         algorithms: z

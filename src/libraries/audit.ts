@@ -24,6 +24,8 @@ export type AuditEventType =
   | 'email.verification_sent'
   | 'account.invited'
   | 'account.invitation_accepted'
+  | 'account.signed_up'
+  | 'account.sign_up_for_existing'
   | 'email.verified'
   | 'consent.granted'
   | 'token.revoked'

@@ -32,6 +32,8 @@ import { createUpstreamSignIn } from './upstream-sign-in.ts';
 import { createOutgoingGuard } from './outgoing-guard.ts';
 import { createDevMailbox, createMailer, devMailboxWanted, type DevMailbox } from './mailer.ts';
 import { createInvitationLibrary } from './invitations.ts';
+import { createRequestThrottles } from './request-throttles.ts';
+import { createSignUpLibrary } from './sign-up.ts';
 import { createEmailVerificationLibrary, sendingVerificationOnCreate } from './email-verification.ts';
 import {
   clearPasswordLocks,
@@ -340,6 +342,19 @@ export function createServerLibraries(
     clearLocks: (account) => clearPasswordLocks(throttles, account),
     log,
   });
+  // Self-service sign-up (issue 16): on when configured and mail can be sent.
+  const signUp = createSignUpLibrary({
+    enabled: config.signUp.enabled,
+    signUps: queries.signUps,
+    accounts: queries.accounts,
+    passwords: libraries.passwords,
+    policy: libraries.policy,
+    mailer: libraries.mailer,
+    audit,
+    issuer: config.issuer,
+    tokenSeconds: config.signUp.tokenSeconds,
+    log,
+  });
   // The server signs out through its own hot store, at once.
   const lifecycle = createLifecycle({
     accounts: libraries.accounts,
@@ -355,6 +370,11 @@ export function createServerLibraries(
     lifecycle,
     passwordReset,
     passwordResetThrottles: createPasswordResetThrottles(config, hotState),
+    signUp,
+    signUpThrottles: createRequestThrottles('sign-up', config.throttle.signUp, {
+      redis: hotState.redis,
+      prefix: config.redisKeyPrefix,
+    }),
     federation,
     throttles,
     knownDevices,

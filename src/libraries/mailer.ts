@@ -8,13 +8,21 @@ import { isLoopbackHost } from '../config/loopback.ts';
 const emailViewsDir = fileURLToPath(new URL('../../views/email/', import.meta.url));
 
 /** The messages Gatehouse sends; each has `views/email/<kind>.txt.eta` and `<kind>.html.eta`. */
-export type MailKind = 'password-reset' | 'password-changed' | 'email-verification' | 'invitation';
+export type MailKind =
+  | 'password-reset'
+  | 'password-changed'
+  | 'email-verification'
+  | 'invitation'
+  | 'sign-up'
+  | 'sign-up-existing';
 
 const subjects: Record<MailKind, string> = {
   'password-reset': 'Reset your password',
   'password-changed': 'Your password was changed',
   'email-verification': 'Confirm your email address',
   invitation: 'You are invited: set up your account',
+  'sign-up': 'Finish creating your account',
+  'sign-up-existing': 'You already have an account',
 };
 
 /** The path of the development mailbox page (src/routes/dev-mailbox.ts). */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/load-config.ts';
 import type { HotState } from '../storage/hot-state.ts';
 import { throttleKeys } from '../vocabulary/throttle-keys.ts';
-import { createAttemptThrottle } from './attempt-throttle.ts';
+import { createRequestThrottles } from './request-throttles.ts';
 import type { SignInThrottles } from './throttles.ts';
 import type { AccountQueries } from '../queries/account-queries.ts';
 import type { EmailTokenQueries } from '../queries/email-token-queries.ts';
@@ -181,12 +181,10 @@ export type PasswordResetLibrary = ReturnType<typeof createPasswordResetLibrary>
 
 /** How often "Forgot password?" may be asked, per typed address and per client address (every request counts). */
 export function createPasswordResetThrottles(config: GatehouseConfig, hotState: HotState) {
-  const store = { redis: hotState.redis, prefix: config.redisKeyPrefix };
-  const { perAddress, perIp } = config.throttle.passwordReset;
-  return {
-    perAddress: createAttemptThrottle('reset-address', perAddress, store),
-    perIp: createAttemptThrottle('reset-ip', perIp, store),
-  };
+  return createRequestThrottles('reset', config.throttle.passwordReset, {
+    redis: hotState.redis,
+    prefix: config.redisKeyPrefix,
+  });
 }
 
 export type PasswordResetThrottles = ReturnType<typeof createPasswordResetThrottles>;

@@ -28,6 +28,7 @@ import { createPasskeyQueries } from './passkey-queries.ts';
 import { createRoleHolderQueries } from './role-holder-queries.ts';
 import { createRoleQueries } from './role-queries.ts';
 import { createSealedValueQueries } from './sealed-value-queries.ts';
+import { createSignUpQueries } from './sign-up-queries.ts';
 import { createSessionQueries } from './session-queries.ts';
 import { createSigningKeyQueries } from './signing-key-queries.ts';
 
@@ -58,6 +59,7 @@ export function createQueries(db: Queryable, cache: ConfigCache, options: { prep
     roleHolders: createRoleHolderQueries(db),
     roles: cacheRoleQueries(createRoleQueries(db), cache),
     sealedValues: createSealedValueQueries(db),
+    signUps: createSignUpQueries(db),
     sessions: createSessionQueries(db),
     signingKeys: createSigningKeyQueries(db),
   };

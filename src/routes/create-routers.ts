@@ -77,14 +77,21 @@ export function createRouters(
       throttles: libraries.passwordResetThrottles,
       tokenSeconds: config.passwordReset.tokenSeconds,
     },
+    {
+      signUp: libraries.signUp,
+      throttles: libraries.signUpThrottles,
+      tokenSeconds: config.signUp.tokenSeconds,
+      minLength: config.passwords.minLength,
+    },
   );
-  // The pages of the links Gatehouse mails (password reset, address verification, invitations).
+  // The pages of the links Gatehouse mails (password reset, address verification, invitations, sign-up).
   const emailLinkRouter = createEmailLinkRouter({
     pages,
     csrf,
     passwordReset: libraries.passwordReset,
     emailVerification: libraries.emailVerification,
     invitations: libraries.invitations,
+    signUp: libraries.signUp,
     issuer: config.issuer,
     passwordRules: config.passwords,
   });

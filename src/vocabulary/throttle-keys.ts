@@ -15,4 +15,6 @@ export const throttleKeys = {
   secondFactor: (accountId: string) => `account:${accountId}`,
   /** "Forgot password?" requests for an email address, whether or not an account has it. */
   passwordResetEmail: (email: string) => `reset-email:${email.trim().toLowerCase()}`,
+  /** "Create an account" requests for an email address, whether or not an account has it. */
+  signUpEmail: (email: string) => `sign-up-email:${email.trim().toLowerCase()}`,
 } as const;

@@ -8,7 +8,7 @@ import {
   startCallbackServer,
   type CallbackServer,
 } from '../support/relying-party.ts';
-import { startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.ts';
+import { linkIn, startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.ts';
 
 const chromeOnLinux =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -30,7 +30,10 @@ describe('every page passes axe-core (WCAG 2.1 AA) in light and dark, and reflow
   beforeAll(async () => {
     smtp = await startSmtpPeer();
     gatehouse = await startGatehouseProcess({
-      config: { smtp: { url: smtp.url, from: 'Gatehouse <no-reply@example.com>' } },
+      config: {
+        smtp: { url: smtp.url, from: 'Gatehouse <no-reply@example.com>' },
+        signUp: { enabled: true },
+      },
     });
     apps = await startCallbackServer();
     browser = await launchChromium();
@@ -134,6 +137,35 @@ describe('every page passes axe-core (WCAG 2.1 AA) in light and dark, and reflow
     await forgotPage.click('#forgot-password');
     await forgotPage.waitForSelector('button:has-text("Send me a link")');
     await expectAccessible(forgotPage);
+    await other.close();
+  });
+
+  it("the sign-up pages: the form, its error tied to the field, the answer, the link's confirmation", async () => {
+    const other = await browser.newContext();
+    const signUpPage = await other.newPage();
+    await signUpPage.goto(`${gatehouse.url}/account`);
+    await signUpPage.click('#sign-up');
+    await signUpPage.waitForSelector('button:has-text("Create account")');
+    await expectAccessible(signUpPage);
+    const email = 'marie@example.com';
+    await signUpPage.fill('input[name="email"]', email);
+    await signUpPage.fill('input[name="new_password"]', 'short');
+    await signUpPage.click('button:has-text("Create account")');
+    await expect(signUpPage.getAttribute('#new_password', 'aria-invalid')).resolves.toBe('true');
+    await expectAccessible(signUpPage);
+    await signUpPage.fill('input[name="new_password"]', 'a long enough phrase to sign up with');
+    await signUpPage.click('button:has-text("Create account")');
+    await signUpPage.waitForSelector('#sign-up-requested');
+    await expectAccessible(signUpPage);
+    const link = linkIn(
+      await smtp.next(email, { subject: /Finish creating your account/ }),
+      `${gatehouse.url}/sign-up?token=`,
+    );
+    await signUpPage.goto(link);
+    await expectAccessible(signUpPage);
+    await signUpPage.click('button:has-text("Create my account")');
+    await signUpPage.waitForSelector('#sign-up-done');
+    await expectAccessible(signUpPage);
     await other.close();
   });
 

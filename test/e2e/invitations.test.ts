@@ -28,14 +28,17 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('an invitation', () => {
+describe('an invitation, and an account a person creates', () => {
   let gatehouse: GatehouseProcess;
   let smtp: SmtpPeer;
 
   beforeAll(async () => {
     smtp = await startSmtpPeer();
     gatehouse = await startGatehouseProcess({
-      config: { smtp: { url: smtp.url, from: 'Gatehouse <no-reply@example.com>' } },
+      config: {
+        smtp: { url: smtp.url, from: 'Gatehouse <no-reply@example.com>' },
+        signUp: { enabled: true },
+      },
     });
   }, 120_000);
 
@@ -73,6 +76,36 @@ describe('an invitation', () => {
     await expect(page.locator('main').textContent()).resolves.toContain('This link no longer works');
     // Neither the link nor its token is in the log.
     expect(gatehouse.output()).not.toContain(new URL(link).searchParams.get('token')!);
+  });
+
+  it('lets a person create an account from the login page, confirm it from the mail and land signed in', async () => {
+    const email = 'katherine@example.com';
+    const password = 'a phrase picked when signing up';
+    const page = await freshPage();
+    // The account page signs in through the login page, which offers "Create an account" when sign-up is on.
+    await page.goto(`${gatehouse.url}/account`);
+    await page.click('#sign-up');
+    await page.fill('input[name="email"]', email);
+    await page.fill('input[name="name"]', 'Katherine');
+    await page.fill('input[name="new_password"]', password);
+    await page.click('button:has-text("Create account")');
+    await expect(page.locator('#sign-up-requested').textContent()).resolves.toContain(email);
+
+    const link = linkIn(
+      await smtp.next(email, { subject: /Finish creating your account/ }),
+      `${gatehouse.url}/sign-up?token=`,
+    );
+    // Opened in the same browser, as a person clicking the link in their mail would.
+    await page.goto(link);
+    await page.click('button:has-text("Create my account")');
+    await page.waitForSelector('#sign-up-done');
+    // "Continue signing in" resumes the sign-in that was interrupted: the password chosen at sign-up is the one.
+    await page.click('a:has-text("Continue signing in")');
+    await submitLoginIfShown(page, { email, password });
+    await page.waitForURL(`${gatehouse.url}/account`);
+    await expect(page.locator('#account-email').textContent()).resolves.toBe(email);
+    expect(gatehouse.output()).not.toContain(new URL(link).searchParams.get('token')!);
+    expect(gatehouse.output()).not.toContain(password);
   });
 });
 

@@ -3,7 +3,11 @@ import { adminApiToken } from '../support/admin-access.ts';
 import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { authorizeOverHttp, createHttpBrowser, formField } from '../support/http-sign-in.ts';
 import { linkIn, startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.ts';
-import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
+import {
+  registerFirstPartyWebApp,
+  startTestGatehouse,
+  type TestGatehouse,
+} from '../support/test-gatehouse.ts';
 
 /**
  * Address verification: a link mailed by `gatehouse user send-verification` or after an administrator creates an
@@ -23,16 +27,7 @@ beforeAll(async () => {
   smtp = await startSmtpPeer();
   gh = await startTestGatehouse({ config: { smtp: { url: smtp.url, from: 'no-reply@example.com' } } });
   env = { ...cliEnvironment(gh.database.url, { smtp: { url: smtp.url } }), ISSUER: gh.url };
-  await gh.gatehouse.clients.register({
-    id: 'verify-app',
-    secret: clientSecret,
-    redirectUris: [redirectUri],
-    postLogoutRedirectUris: [],
-    grantTypes: ['authorization_code'],
-    public: false,
-    firstParty: true,
-    roles: [],
-  });
+  await registerFirstPartyWebApp(gh, { id: 'verify-app', secret: clientSecret, redirectUri });
 }, 60_000);
 
 afterAll(async () => {

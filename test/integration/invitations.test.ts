@@ -2,7 +2,11 @@ import { cliEnvironment, runCli } from '../support/gatehouse-process.ts';
 import { adminApiToken } from '../support/admin-access.ts';
 import { authorizeOverHttp, createHttpBrowser, formField } from '../support/http-sign-in.ts';
 import { linkIn, startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.ts';
-import { startTestGatehouse, type TestGatehouse } from '../support/test-gatehouse.ts';
+import {
+  registerFirstPartyWebApp,
+  startTestGatehouse,
+  type TestGatehouse,
+} from '../support/test-gatehouse.ts';
 
 /**
  * Mail an operator sends from the command line: `gatehouse user send-reset` (the link "Forgot password?" sends)
@@ -31,16 +35,7 @@ beforeAll(async () => {
     ...cliEnvironment(gh.database.url, { smtp: { url: smtp.url }, invitations: { tokenSeconds: 3600 } }),
     ISSUER: gh.url,
   };
-  await gh.gatehouse.clients.register({
-    id: 'invite-app',
-    secret: clientSecret,
-    redirectUris: [redirectUri],
-    postLogoutRedirectUris: [],
-    grantTypes: ['authorization_code'],
-    public: false,
-    firstParty: true,
-    roles: [],
-  });
+  await registerFirstPartyWebApp(gh, { id: 'invite-app', secret: clientSecret, redirectUri });
 }, 60_000);
 
 afterAll(async () => {

@@ -106,3 +106,20 @@ export async function startTestGatehouse(
     },
   };
 }
+
+/** Registers a first-party confidential web app (authorization code) on a test Gatehouse: no consent page. */
+export async function registerFirstPartyWebApp(
+  gh: Pick<TestGatehouse, 'gatehouse'>,
+  app: { id: string; secret: string; redirectUri: string },
+): Promise<void> {
+  await gh.gatehouse.clients.register({
+    id: app.id,
+    secret: app.secret,
+    redirectUris: [app.redirectUri],
+    postLogoutRedirectUris: [],
+    grantTypes: ['authorization_code'],
+    public: false,
+    firstParty: true,
+    roles: [],
+  });
+}

@@ -66,16 +66,7 @@ export function registerForgotPasswordStep(
     const { interaction, form } = submitted;
     const email = form.email.trim();
     try {
-      const address = await deps.throttles.perAddress.reserve([throttleKeys.passwordResetEmail(email)]);
-      let ip;
-      try {
-        ip = await deps.throttles.perIp.reserve([throttleKeys.ip(ctx.ip)]);
-      } catch (error) {
-        await address.succeeded();
-        throw error;
-      }
-      // Every request counts, found or not: the limit is on asking, not on being wrong.
-      await Promise.all([address.failed(), ip.failed()]);
+      await deps.throttles.count(throttleKeys.passwordResetEmail(email), ctx.ip);
     } catch (error) {
       if (!(error instanceof TooManyAttempts)) throw error;
       ctx.status = 429;

@@ -14,6 +14,7 @@ import { registerFederationStep } from './federation-step.ts';
 import { registerSecondFactorStep } from './second-factor-step.ts';
 import { registerPasskeyStep } from './passkey-step.ts';
 import { registerForgotPasswordStep, type ForgotPasswordDeps } from './forgot-password-step.ts';
+import { registerSignUpStep, type SignUpDeps } from './sign-up-step.ts';
 import { stepUpChecks } from '../../vocabulary/interaction-paths.ts';
 import { deviceCodeOf } from '../../oidc/provider-internals.ts';
 
@@ -38,6 +39,8 @@ export function createInteractionRouter(
   deps: InteractionDeps,
   /** "Forgot password?" (a step only when mail is on). */
   forgotPassword?: ForgotPasswordDeps,
+  /** "Create an account" (a step only when `signUp.enabled` and mail is on). */
+  signUp?: SignUpDeps,
 ): Router {
   const kit = createInteractionKit(deps);
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -87,6 +90,7 @@ export function createInteractionRouter(
   registerSecondFactorStep(router, kit);
   registerPasskeyStep(router, kit);
   if (forgotPassword) registerForgotPasswordStep(router, kit, forgotPassword);
+  if (signUp) registerSignUpStep(router, kit, signUp);
   registerConsentStep(router, kit);
   if (deps.federation) registerFederationStep(router, kit, deps.federation);
   return router;

@@ -8,6 +8,7 @@ import { createAttemptGuard } from '../attempt-guard.ts';
 import { knownDeviceSeconds } from '../../libraries/known-devices.ts';
 import { knownDeviceCookieName } from '../../vocabulary/cookie-names.ts';
 import { forgotPasswordUrl } from './forgot-password-step.ts';
+import { signUpUrl } from './sign-up-step.ts';
 
 const loginForm = z.object({
   csrf: textField(100),
@@ -37,6 +38,8 @@ export async function renderLogin(
     abortAction: kit.url(interaction, 'abort'),
     // "Forgot password?": only when mail is on (forgot-password-step.ts).
     forgotPasswordUrl: forgotPasswordUrl(kit, interaction),
+    // "Create an account": only when sign-up is on (sign-up-step.ts).
+    signUpUrl: signUpUrl(kit, interaction),
     // A passwordless sign-in with a discoverable passkey: a challenge for this interaction's login page.
     passkey: {
       action: kit.url(interaction, 'passkey'),

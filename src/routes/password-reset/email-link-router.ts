@@ -8,6 +8,7 @@ import { emailVerificationPath, type EmailVerificationLibrary } from '../../libr
 import { invitationPath, type InvitationLibrary } from '../../libraries/invitations.ts';
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import { passwordResetPath, type PasswordResetLibrary } from '../../libraries/password-reset.ts';
+import { signUpPath, type SignUpLibrary } from '../../libraries/sign-up.ts';
 import { showErrorPage } from '../../middleware/error-page.ts';
 import { noStore, readCsrfForm, textField } from '../forms.ts';
 
@@ -17,13 +18,14 @@ export interface EmailLinkDeps {
   passwordReset: PasswordResetLibrary;
   emailVerification: EmailVerificationLibrary;
   invitations: InvitationLibrary;
+  signUp: SignUpLibrary;
   /** Where an accepted invitation sends its person: the account page (`/account`), which signs in. */
   issuer: string;
   passwordRules: { minLength: number; minLengthWithMfa: number };
 }
 
 /** The paths this router answers (`ownPrefixes` of the HTTP app). */
-export const emailLinkPaths = [passwordResetPath, emailVerificationPath, invitationPath];
+export const emailLinkPaths = [passwordResetPath, emailVerificationPath, invitationPath, signUpPath];
 
 const resetForm = z.object({
   csrf: textField(100),
@@ -33,6 +35,7 @@ const resetForm = z.object({
 });
 const verifyForm = z.object({ csrf: textField(100), token: textField(100) });
 const invitationForm = resetForm;
+const signUpForm = verifyForm;
 
 /** A form on a link's page is bound to its token (to the token's hash: the binding never holds the token). */
 const bindingOf = (purpose: string, token: string) =>
@@ -48,8 +51,9 @@ function bodyToken(ctx: Context): string {
 
 /**
  * The pages the links Gatehouse mails open: setting a new password (`/password-reset?token=…`), confirming an
- * address (`/email-verification?token=…`) and accepting an invitation (`/invitation?token=…`). The token travels in
- * the query, which request logs leave out, and the pages send no Referer. A link is a bearer link (it works in any browser) and works once; an expired, used or forged
+ * address (`/email-verification?token=…`), accepting an invitation (`/invitation?token=…`) and finishing a sign-up
+ * (`/sign-up?token=…`). The token travels in the query, which request logs leave out, and the pages send no
+ * Referer. A link is a bearer link (it works in any browser) and works once; an expired, used or forged
  * one gets a page that says so and changes nothing.
  */
 export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
@@ -63,9 +67,26 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
       'A verification link works once, and only for a while. Ask your administrator to send a new one.',
     invitation:
       'An invitation link works once, and only for a while. If you already accepted it, sign in with your password; else ask your administrator for a new invitation.',
+    signUp:
+      'A sign-up link works once, and only for a while. If you already used it, sign in with your password; else choose "Create an account" on the sign-in page again.',
   };
   const linkGone = (ctx: Context, what: keyof typeof gone) =>
     showErrorPage(ctx, deps.pages, { title: 'This link no longer works', message: gone[what] }, 400);
+
+  /** The page a mailed link opens: `show` with what `check` found for its token, else "This link no longer works". */
+  function linkPage<T>(
+    path: string,
+    what: keyof typeof gone,
+    check: (token: string) => Promise<T | undefined>,
+    show: (ctx: Context, token: string, found: T) => void,
+  ) {
+    router.get(path, async (ctx) => {
+      const token = queryToken(ctx);
+      const found = await check(token);
+      if (!found) return linkGone(ctx, what);
+      show(ctx, token, found);
+    });
+  }
 
   function renderReset(
     ctx: Context,
@@ -85,12 +106,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     });
   }
 
-  router.get(passwordResetPath, async (ctx) => {
-    const token = queryToken(ctx);
-    const found = await deps.passwordReset.check(token);
-    if (!found) return linkGone(ctx, 'reset');
-    renderReset(ctx, token, found);
-  });
+  linkPage(passwordResetPath, 'reset', deps.passwordReset.check, renderReset);
 
   router.post(passwordResetPath, async (ctx) => {
     const token = bodyToken(ctx);
@@ -112,10 +128,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     }
   });
 
-  router.get(emailVerificationPath, async (ctx) => {
-    const token = queryToken(ctx);
-    const found = await deps.emailVerification.check(token);
-    if (!found) return linkGone(ctx, 'verification');
+  linkPage(emailVerificationPath, 'verification', deps.emailVerification.check, (ctx, token, found) => {
     ctx.type = 'html';
     ctx.body = deps.pages.render('email-verification', {
       title: 'Confirm your email address',
@@ -160,12 +173,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     });
   }
 
-  router.get(invitationPath, async (ctx) => {
-    const token = queryToken(ctx);
-    const found = await deps.invitations.check(token);
-    if (!found) return linkGone(ctx, 'invitation');
-    renderInvitation(ctx, token, found);
-  });
+  linkPage(invitationPath, 'invitation', deps.invitations.check, renderInvitation);
 
   router.post(invitationPath, async (ctx) => {
     const token = bodyToken(ctx);
@@ -188,6 +196,43 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
       ctx.status = 400;
       renderInvitation(ctx, form.token, found, `The password was not accepted: ${error.message}.`);
     }
+  });
+
+  linkPage(signUpPath, 'signUp', deps.signUp.check, (ctx, token, found) => {
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('sign-up-confirm', {
+      title: 'Create your account',
+      csrf: deps.csrf.tokenFor(bindingOf('sign-up', token)),
+      action: signUpPath,
+      token,
+      email: found.email,
+      name: found.name,
+    });
+  });
+
+  router.post(signUpPath, async (ctx) => {
+    const token = bodyToken(ctx);
+    const form = readCsrfForm(ctx, deps.csrf, bindingOf('sign-up', token), signUpForm);
+    const outcome = await deps.signUp.complete(form.token, { ip: ctx.ip });
+    if (outcome.kind === 'invalid') return linkGone(ctx, 'signUp');
+    if (outcome.kind === 'taken')
+      return showErrorPage(
+        ctx,
+        deps.pages,
+        {
+          title: 'This address already has an account',
+          message: `An account with ${outcome.email} was created in the meantime. Sign in to it, or choose "Forgot password?" on the sign-in page.`,
+        },
+        409,
+      );
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('sign-up-confirm', {
+      title: 'Account created',
+      done: true,
+      email: outcome.email,
+      continueUrl: outcome.returnTo ?? undefined,
+      accountUrl: `${deps.issuer}/account`,
+    });
   });
 
   return router;

@@ -5,6 +5,14 @@ import { ConfigError } from '../../../src/errors/config-error.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 
 const secret = 'x'.repeat(40);
+/** An environment production starts with: a secret, Postgres, Redis, an https issuer. */
+const productionReady = {
+  NODE_ENV: 'production',
+  ISSUER: 'https://id.example.com',
+  GATEHOUSE_SECRET: secret,
+  DATABASE_URL: 'postgres://db/gatehouse',
+  REDIS_URL: 'redis://redis:6379',
+};
 
 describe('loading the configuration', () => {
   it('starts from the documented defaults, with the issuer on the default port', () => {
@@ -66,14 +74,19 @@ describe('loading the configuration', () => {
   });
 
   it('starts in production when everything is in place', () => {
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      ISSUER: 'https://id.example.com',
-      GATEHOUSE_SECRET: secret,
-      DATABASE_URL: 'postgres://db/gatehouse',
-      REDIS_URL: 'redis://redis:6379',
-    });
+    const config = loadConfig(productionReady);
     expect(config.production).toBe(true);
+  });
+
+  it('refuses to start sign-up in production without mail to confirm addresses with', () => {
+    const production = { ...productionReady, GATEHOUSE__SIGN_UP__ENABLED: 'true' };
+    expect(() => loadConfig(production)).toThrow('signUp.enabled needs smtp.url');
+    const withMail = loadConfig({
+      ...production,
+      GATEHOUSE_SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+    });
+    expect(withMail.signUp).toEqual({ enabled: true, tokenSeconds: 86_400 });
+    expect(loadConfig({}).signUp.enabled).toBe(false);
   });
 
   it('refuses a NODE_ENV it does not know, so a typo never silently means development', () => {
@@ -89,13 +102,7 @@ describe('loading the configuration', () => {
   });
 
   it('listens on loopback outside production and on every interface in production, unless HOST says otherwise', () => {
-    const production = {
-      NODE_ENV: 'production',
-      ISSUER: 'https://id.example.com',
-      GATEHOUSE_SECRET: secret,
-      DATABASE_URL: 'postgres://db/gatehouse',
-      REDIS_URL: 'redis://redis:6379',
-    };
+    const production = productionReady;
     expect(loadConfig({}).host).toBe('127.0.0.1');
     expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).host).toBe('127.0.0.1');
     expect(loadConfig(production).host).toBeNull();
