@@ -96,6 +96,7 @@ const ownPrefixes = [
   '/email-verification',
   '/invitation',
   '/sign-up',
+  '/email-change',
   // The development mailbox (src/routes/dev-mailbox.ts): only outside production, without smtp.url.
   '/dev/',
   // The AuthZEN API (src/routes/authzen/): its metadata document and its endpoints.

@@ -273,6 +273,16 @@ export const configSchema = z
           .describe(
             'Limits on "Forgot password?" requests (every request counts, whether or not the address has an account).',
           ),
+        emailChange: throttlePolicy('requests to change the address, per account (on the account page)'),
+        emailCode: z
+          .object({
+            perAddress: throttlePolicy('sign-in code requests per email address'),
+            perIp: throttlePolicy('sign-in code requests per IP address'),
+            guesses: throttlePolicy('wrong sign-in codes per email address'),
+          })
+          .describe(
+            'Limits on sign-in codes by email: asking for one (every request counts), and guessing one.',
+          ),
         signUp: z
           .object({
             perAddress: throttlePolicy('sign-up requests per email address'),
@@ -362,6 +372,23 @@ export const configSchema = z
         ),
       })
       .describe('Inviting a person by email (`gatehouse user invite`; needs smtp.url).'),
+    emailCode: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Sign-in with a one-time code by email: "Email me a sign-in code" on the login page (env ' +
+              'GATEHOUSE__EMAIL_CODE__ENABLED). Needs smtp.url or the development mailbox.',
+          ),
+        clients: z
+          .array(z.string().min(1).max(200))
+          .nullable()
+          .default(null)
+          .describe('The client ids whose login page offers it; null: every client.'),
+        codeSeconds: seconds('How long a sign-in code stays valid (it works once).'),
+      })
+      .describe('One-time sign-in codes by email (off by default).'),
     signUp: z
       .object({
         enabled: z

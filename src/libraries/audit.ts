@@ -27,6 +27,8 @@ export type AuditEventType =
   | 'account.signed_up'
   | 'account.sign_up_for_existing'
   | 'email.verified'
+  | 'email.change_requested'
+  | 'email.changed'
   | 'consent.granted'
   | 'token.revoked'
   | 'session.revoked'

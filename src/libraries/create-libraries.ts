@@ -32,8 +32,11 @@ import { createUpstreamSignIn } from './upstream-sign-in.ts';
 import { createOutgoingGuard } from './outgoing-guard.ts';
 import { createDevMailbox, createMailer, devMailboxWanted, type DevMailbox } from './mailer.ts';
 import { createInvitationLibrary } from './invitations.ts';
+import { createAttemptThrottle } from './attempt-throttle.ts';
 import { createRequestThrottles } from './request-throttles.ts';
 import { createSignUpLibrary } from './sign-up.ts';
+import { createEmailChangeLibrary } from './email-change.ts';
+import { createEmailCodeLibrary } from './email-codes.ts';
 import { createEmailVerificationLibrary, sendingVerificationOnCreate } from './email-verification.ts';
 import {
   clearPasswordLocks,
@@ -180,6 +183,15 @@ export function createLibraries(
     issuer: config.issuer,
     tokenSeconds: config.emailVerification.tokenSeconds,
   });
+  // Changing the address on /account (issue 16): a link to the new address, valid as long as a verification link.
+  const emailChange = createEmailChangeLibrary({
+    tokens: queries.emailTokens,
+    accounts: queries.accounts,
+    mailer,
+    audit,
+    issuer: config.issuer,
+    tokenSeconds: config.emailVerification.tokenSeconds,
+  });
   // Reset links mailed by an operator (`gatehouse user send-reset`), the same the login page's step sends.
   const passwordResetLinks = createResetLinkSender({
     tokens: queries.emailTokens,
@@ -228,6 +240,7 @@ export function createLibraries(
     policy,
     mailer,
     emailVerification,
+    emailChange,
     passwordResetLinks,
     invitations,
     accounts: sendingVerificationOnCreate(
@@ -355,6 +368,8 @@ export function createServerLibraries(
     tokenSeconds: config.signUp.tokenSeconds,
     log,
   });
+  // Where the throttles of the mail flows count (Redis, shared by every process; memory for a first run).
+  const throttleStore = { redis: hotState.redis, prefix: config.redisKeyPrefix };
   // The server signs out through its own hot store, at once.
   const lifecycle = createLifecycle({
     accounts: libraries.accounts,
@@ -371,10 +386,22 @@ export function createServerLibraries(
     passwordReset,
     passwordResetThrottles: createPasswordResetThrottles(config, hotState),
     signUp,
-    signUpThrottles: createRequestThrottles('sign-up', config.throttle.signUp, {
-      redis: hotState.redis,
-      prefix: config.redisKeyPrefix,
+    emailChangeThrottle: createAttemptThrottle('email-change', config.throttle.emailChange, throttleStore),
+    emailCodes: createEmailCodeLibrary({
+      enabled: config.emailCode.enabled,
+      clients: config.emailCode.clients,
+      store: hotState.keyValue,
+      accounts: queries.accounts,
+      mailer: libraries.mailer,
+      issuer: config.issuer,
+      codeSeconds: config.emailCode.codeSeconds,
+      log,
     }),
+    emailCodeThrottles: {
+      ...createRequestThrottles('email-code', config.throttle.emailCode, throttleStore),
+      guesses: createAttemptThrottle('email-code-guess', config.throttle.emailCode.guesses, throttleStore),
+    },
+    signUpThrottles: createRequestThrottles('sign-up', config.throttle.signUp, throttleStore),
     federation,
     throttles,
     knownDevices,

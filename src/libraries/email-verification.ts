@@ -3,7 +3,7 @@ import type { EmailTokenQueries } from '../queries/email-token-queries.ts';
 import type { Logger } from 'pino';
 import { isPlaceholderEmail, type AccountLibrary } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
-import { describeDuration, hashEmailToken, newEmailToken } from './email-tokens.ts';
+import { createMailedLinks } from './mailed-links.ts';
 import type { Mailer } from './mailer.ts';
 
 /** The path of the verification page; its link carries the token in the query (request logs hold the path only). */
@@ -26,16 +26,14 @@ export function createEmailVerificationLibrary(deps: {
   tokenSeconds: number;
 }) {
   const { tokens, accounts, mailer } = deps;
-  const site = new URL(deps.issuer).host;
+  const links = createMailedLinks(deps, 'email_verification', emailVerificationPath);
 
   async function usable(token: unknown) {
-    const hash = hashEmailToken(token);
-    if (!hash) return undefined;
-    const row = await tokens.findUsable(hash, 'email_verification');
-    if (!row) return undefined;
-    const account = await accounts.findById(row.account_id);
-    if (!account || account.email.toLowerCase() !== row.email.toLowerCase()) return undefined;
-    return { hash, row, account };
+    const found = await links.find(token);
+    if (!found) return undefined;
+    const account = await accounts.findById(found.row.account_id);
+    if (!account || account.email.toLowerCase() !== found.row.email.toLowerCase()) return undefined;
+    return { ...found, account };
   }
 
   return {
@@ -51,20 +49,11 @@ export function createEmailVerificationLibrary(deps: {
       if (!mailer.enabled) return 'mail_off';
       if (account.emailVerified) return 'already_verified';
       if (isPlaceholderEmail(account.email)) return 'no_address';
-      const { token, hash } = newEmailToken();
-      await tokens.insert({
-        hash,
-        accountId: account.id,
-        purpose: 'email_verification',
-        email: account.email,
-        returnTo: null,
-        ttlSeconds: deps.tokenSeconds,
-      });
       const sent = await mailer.send('email-verification', account.email, {
         email: account.email,
-        site,
-        link: `${deps.issuer}${emailVerificationPath}?token=${token}`,
-        validFor: describeDuration(deps.tokenSeconds),
+        site: links.site,
+        link: await links.mint(account.id, account.email),
+        validFor: links.validFor,
       });
       await deps.audit.record('email.verification_sent', { accountId: account.id, actor, details: { sent } });
       return sent ? 'sent' : 'send_failed';

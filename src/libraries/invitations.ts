@@ -3,7 +3,7 @@ import type { EmailTokenQueries } from '../queries/email-token-queries.ts';
 import { conflict, invalidRequest } from '../errors/app-error.ts';
 import { isUniqueViolation } from '../db/sql-state.ts';
 import { isPlaceholderEmail, normaliseEmail, toAccount, type Account } from './accounts.ts';
-import { describeDuration, hashEmailToken, newEmailToken } from './email-tokens.ts';
+import { createMailedLinks } from './mailed-links.ts';
 import type { Mailer } from './mailer.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -56,17 +56,16 @@ export function createInvitationLibrary(deps: {
   tokenSeconds: number;
 }) {
   const { tokens, accounts, mailer } = deps;
-  const site = new URL(deps.issuer).host;
+  const links = createMailedLinks(deps, 'invitation', invitationPath);
 
   /**
    * The account a usable link invites: unused and unexpired, the account still active, still at the address the
    * link was sent to, and still without a password (an accepted invitation is over, whatever its link says).
    */
   async function usable(token: unknown) {
-    const hash = hashEmailToken(token);
-    if (!hash) return undefined;
-    const row = await tokens.findUsable(hash, 'invitation');
-    if (!row) return undefined;
+    const found = await links.find(token);
+    if (!found) return undefined;
+    const { hash, row } = found;
     const account = await accounts.findById(row.account_id);
     if (
       !account ||
@@ -120,23 +119,14 @@ export function createInvitationLibrary(deps: {
         throw error;
       }
       const account = { ...toAccount(created.row), roles: created.roles };
-      const { token, hash } = newEmailToken();
       let sent = false;
       try {
-        await tokens.insert({
-          hash,
-          accountId: account.id,
-          purpose: 'invitation',
-          email: account.email,
-          returnTo: null,
-          ttlSeconds: deps.tokenSeconds,
-        });
         sent = await mailer.send('invitation', account.email, {
           email: account.email,
           name: account.name,
-          site,
-          link: `${deps.issuer}${invitationPath}?token=${token}`,
-          validFor: describeDuration(deps.tokenSeconds),
+          site: links.site,
+          link: await links.mint(account.id, account.email),
+          validFor: links.validFor,
         });
       } finally {
         // Undone when the link did not leave (its token goes with the account: ON DELETE CASCADE).

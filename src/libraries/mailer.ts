@@ -14,7 +14,10 @@ export type MailKind =
   | 'email-verification'
   | 'invitation'
   | 'sign-up'
-  | 'sign-up-existing';
+  | 'sign-up-existing'
+  | 'email-change'
+  | 'email-changed'
+  | 'sign-in-code';
 
 const subjects: Record<MailKind, string> = {
   'password-reset': 'Reset your password',
@@ -23,6 +26,9 @@ const subjects: Record<MailKind, string> = {
   invitation: 'You are invited: set up your account',
   'sign-up': 'Finish creating your account',
   'sign-up-existing': 'You already have an account',
+  'email-change': 'Confirm the new address of your account',
+  'email-changed': 'The address of your account was changed',
+  'sign-in-code': 'Your sign-in code',
 };
 
 /** The path of the development mailbox page (src/routes/dev-mailbox.ts). */

@@ -8,7 +8,7 @@ import type { AccountQueries } from '../queries/account-queries.ts';
 import type { EmailTokenQueries } from '../queries/email-token-queries.ts';
 import { isPlaceholderEmail } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
-import { describeDuration, hashEmailToken, newEmailToken } from './email-tokens.ts';
+import { createMailedLinks } from './mailed-links.ts';
 import type { Mailer } from './mailer.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -22,7 +22,7 @@ export type ResetOutcome = { kind: 'done'; accountId: string; returnTo: string |
 export type SendResetOutcome = 'sent' | 'send_failed' | 'no_account' | 'mail_off';
 
 interface ResetLinkDeps {
-  tokens: Pick<EmailTokenQueries, 'insert'>;
+  tokens: Pick<EmailTokenQueries, 'insert' | 'findUsable'>;
   accounts: Pick<AccountQueries, 'findByEmail'>;
   mailer: Mailer;
   audit: AuditLog;
@@ -37,8 +37,8 @@ interface ResetLinkDeps {
  * audited (`password.reset_requested`) with whether the mail left.
  */
 export function createResetLinkSender(deps: ResetLinkDeps) {
-  const { tokens, accounts, mailer } = deps;
-  const site = new URL(deps.issuer).host;
+  const { accounts, mailer } = deps;
+  const links = createMailedLinks(deps, 'password_reset', passwordResetPath);
   return {
     async send(
       email: string,
@@ -48,21 +48,12 @@ export function createResetLinkSender(deps: ResetLinkDeps) {
       const row = await accounts.findByEmail(email.trim());
       if (!row || row.status !== 'active' || !row.password_hash || isPlaceholderEmail(row.email))
         return 'no_account';
-      const { token, hash } = newEmailToken();
       const returnTo = context.returnTo?.startsWith('/interaction/') ? context.returnTo : null;
-      await tokens.insert({
-        hash,
-        accountId: row.id,
-        purpose: 'password_reset',
-        email: row.email,
-        returnTo,
-        ttlSeconds: deps.tokenSeconds,
-      });
       const sent = await mailer.send('password-reset', row.email, {
         email: row.email,
-        site,
-        link: `${deps.issuer}${passwordResetPath}?token=${token}`,
-        validFor: describeDuration(deps.tokenSeconds),
+        site: links.site,
+        link: await links.mint(row.id, row.email, returnTo),
+        validFor: links.validFor,
       });
       await deps.audit.record('password.reset_requested', {
         accountId: row.id,
@@ -105,17 +96,16 @@ export function createPasswordResetLibrary(deps: {
   log: Pick<Logger, 'warn'>;
 }) {
   const { tokens, accounts, mailer } = deps;
-  const site = new URL(deps.issuer).host;
   const links = createResetLinkSender(deps);
 
+  const resetLinks = createMailedLinks(deps, 'password_reset', passwordResetPath);
+
   async function usable(token: unknown) {
-    const hash = hashEmailToken(token);
-    if (!hash) return undefined;
-    const row = await tokens.findUsable(hash, 'password_reset');
-    if (!row) return undefined;
-    const account = await accounts.findById(row.account_id);
+    const found = await resetLinks.find(token);
+    if (!found) return undefined;
+    const account = await accounts.findById(found.row.account_id);
     if (!account || account.status !== 'active' || !account.password_hash) return undefined;
-    return { hash, row, account };
+    return { ...found, account };
   }
 
   return {
@@ -168,7 +158,7 @@ export function createPasswordResetLibrary(deps: {
       await deps.clearLocks({ id: account.id, email: account.email });
       await mailer.send('password-changed', account.email, {
         email: account.email,
-        site,
+        site: resetLinks.site,
         how: 'with a reset link',
         when: new Date().toUTCString(),
       });

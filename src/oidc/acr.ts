@@ -6,5 +6,7 @@ export const acrValues = {
   password: 'urn:gatehouse:acr:password',
   /** Signed in through an upstream identity provider ("Login with ..."). */
   federated: 'urn:gatehouse:acr:federated',
+  /** Signed in with a one-time code mailed to the account's address. */
+  emailCode: 'urn:gatehouse:acr:email-code',
   mfa: 'urn:gatehouse:acr:mfa',
 } as const;

@@ -160,6 +160,19 @@ export function createAccountQueries(db: Queryable) {
       return (rowCount ?? 0) > 0;
     },
 
+    /**
+     * Moves an account to another address, verified (the link to it was used). Undefined when there is no such
+     * account; a unique violation when another account has the address.
+     */
+    async changeEmail(id: string, email: string): Promise<AccountRow | undefined> {
+      const { rows } = await db.query<AccountRow>(
+        `UPDATE accounts SET email = $2, email_verified = true, updated_at = now() WHERE id = $1
+         RETURNING ${columns}`,
+        [id, email],
+      );
+      return rows[0];
+    },
+
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
       await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1', [
         id,

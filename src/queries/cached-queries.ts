@@ -101,6 +101,7 @@ export function cacheAccountQueries(queries: AccountQueries, cache: ConfigCache)
     insertWithRoles: invalidating(cache, 'accounts', 'rbac')(queries.insertWithRoles),
     update: write(queries.update),
     updatePasswordHash: write(queries.updatePasswordHash),
+    changeEmail: write(queries.changeEmail),
     updateAttributes: write(queries.updateAttributes),
     // An account's roles, groups and grants go with it: the rbac area caches them.
     delete: invalidating(cache, 'accounts', 'rbac')(queries.delete),

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pg-pool.ts';
 
-export type EmailTokenPurpose = 'password_reset' | 'email_verification' | 'invitation';
+export type EmailTokenPurpose = 'password_reset' | 'email_verification' | 'invitation' | 'email_change';
 
 export interface EmailTokenRow {
   account_id: string;
@@ -12,7 +12,7 @@ export interface EmailTokenRow {
 
 const columns = 'account_id, purpose, email, return_to, expires_at';
 
-/** Single-use links sent by email (migrations 016, 018), found by the SHA-256 of their token. */
+/** Single-use links sent by email (migrations 016, 018, 021), found by the SHA-256 of their token. */
 export function createEmailTokenQueries(db: Queryable) {
   return {
     /** Stores a token's hash; tokens that expired more than a day ago are deleted on the way. */

@@ -83,6 +83,13 @@ export function createRouters(
       tokenSeconds: config.signUp.tokenSeconds,
       minLength: config.passwords.minLength,
     },
+    config.emailCode.enabled && libraries.mailer.enabled
+      ? {
+          codes: libraries.emailCodes,
+          requests: libraries.emailCodeThrottles,
+          guesses: libraries.emailCodeThrottles.guesses,
+        }
+      : undefined,
   );
   // The pages of the links Gatehouse mails (password reset, address verification, invitations, sign-up).
   const emailLinkRouter = createEmailLinkRouter({
@@ -92,6 +99,7 @@ export function createRouters(
     emailVerification: libraries.emailVerification,
     invitations: libraries.invitations,
     signUp: libraries.signUp,
+    emailChange: libraries.emailChange,
     issuer: config.issuer,
     passwordRules: config.passwords,
   });
@@ -163,6 +171,11 @@ function buildAccountRouter(config: GatehouseConfig, libraries: ServerLibraries,
     federation,
     identityProviders,
     passkeys: libraries.passkeys,
+    emailChange: {
+      emailChange: libraries.emailChange,
+      throttle: libraries.emailChangeThrottle,
+      tokenSeconds: config.emailVerification.tokenSeconds,
+    },
   });
 }
 

@@ -5,6 +5,8 @@
 export const storeKeys = {
   /** The sign-in in progress of an interaction (factors passed so far). */
   signIn: (interactionUid: string) => `signin:${interactionUid}`,
+  /** The sign-in code mailed for an interaction (its hash), waiting to be typed. */
+  emailCode: (interactionUid: string) => `email-code:${interactionUid}`,
   /** An offer to link an upstream identity to an existing account, waiting for its password. */
   linkOffer: (interactionUid: string) => `link-offer:${interactionUid}`,
   /** An upstream round trip, found by its `state` at the callback. */

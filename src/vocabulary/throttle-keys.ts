@@ -15,6 +15,12 @@ export const throttleKeys = {
   secondFactor: (accountId: string) => `account:${accountId}`,
   /** "Forgot password?" requests for an email address, whether or not an account has it. */
   passwordResetEmail: (email: string) => `reset-email:${email.trim().toLowerCase()}`,
+  /** Requests for a sign-in code by email, per typed address. */
+  emailCodeRequest: (email: string) => `email-code-request:${email.trim().toLowerCase()}`,
+  /** Wrong sign-in codes typed for an address (known or not). */
+  emailCodeGuess: (email: string) => `email-code-guess:${email.trim().toLowerCase()}`,
+  /** Requests to change an account's address on the account page. */
+  emailChange: (accountId: string) => `email-change:${accountId}`,
   /** "Create an account" requests for an email address, whether or not an account has it. */
   signUpEmail: (email: string) => `sign-up-email:${email.trim().toLowerCase()}`,
 } as const;

@@ -33,6 +33,7 @@ describe('every page passes axe-core (WCAG 2.1 AA) in light and dark, and reflow
       config: {
         smtp: { url: smtp.url, from: 'Gatehouse <no-reply@example.com>' },
         signUp: { enabled: true },
+        emailCode: { enabled: true },
       },
     });
     apps = await startCallbackServer();
@@ -169,6 +170,31 @@ describe('every page passes axe-core (WCAG 2.1 AA) in light and dark, and reflow
     await other.close();
   });
 
+  it('the sign-in code page, and a sign-in with the code from the mail', async () => {
+    const email = 'emmy@example.com';
+    expect((await gatehouse.cli('user', 'create', '--email', email, '--password', password)).code).toBe(0);
+    const other = await browser.newContext();
+    const codePage = await other.newPage();
+    await codePage.goto(`${gatehouse.url}/account`);
+    await codePage.fill('input[name="email"]', email);
+    await codePage.click('#email-code');
+    await codePage.waitForSelector('#email-code-sent');
+    await expectAccessible(codePage);
+    const mail = await smtp.next(email, { subject: /Your sign-in code/ });
+    await codePage.fill(
+      'input[name="code"]',
+      '000000' === /(\d{6})/.exec(mail.text)![1] ? '000001' : '000000',
+    );
+    await codePage.click('button:has-text("Sign in")');
+    await expect(codePage.getAttribute('#code', 'aria-invalid')).resolves.toBe('true');
+    await expectAccessible(codePage);
+    await codePage.fill('input[name="code"]', /(\d{6})/.exec(mail.text)![1]!);
+    await codePage.click('button:has-text("Sign in")');
+    await codePage.waitForURL(`${gatehouse.url}/account`);
+    await expect(codePage.locator('#account-email').textContent()).resolves.toBe(email);
+    await other.close();
+  });
+
   it('the device code entry page', async () => {
     await page.goto(`${gatehouse.url}/device`);
     await page.waitForSelector('input[name="user_code"]');
@@ -180,5 +206,32 @@ describe('every page passes axe-core (WCAG 2.1 AA) in light and dark, and reflow
     await page.click('button:has-text("Continue")');
     await page.waitForSelector('.error, .lead');
     await expectAccessible(page);
+  });
+
+  it('the change-email page, its answer, and the confirmation the link opens', async () => {
+    // Still signed in as ada from "the account page", a few seconds ago: a recent sign-in.
+    await page.goto(`${gatehouse.url}/account`);
+    await page.click('#change-email');
+    await page.waitForSelector('button:has-text("Send a confirmation link")');
+    await expectAccessible(page);
+    await page.fill('input[name="email"]', 'ada@example.com');
+    await page.click('button:has-text("Send a confirmation link")');
+    await expect(page.getAttribute('#email', 'aria-invalid')).resolves.toBe('true');
+    await expectAccessible(page);
+    await page.fill('input[name="email"]', 'ada.lovelace@example.com');
+    await page.click('button:has-text("Send a confirmation link")');
+    await page.waitForSelector('#email-change-requested');
+    await expectAccessible(page);
+    const link = linkIn(
+      await smtp.next('ada.lovelace@example.com', { subject: /Confirm the new address/ }),
+      `${gatehouse.url}/email-change?token=`,
+    );
+    await page.goto(link);
+    await expectAccessible(page);
+    await page.click('button:has-text("Confirm the new address")');
+    await page.waitForSelector('#email-changed');
+    await expectAccessible(page);
+    await page.click('a:has-text("Go to your account")');
+    await expect(page.locator('#account-email').textContent()).resolves.toBe('ada.lovelace@example.com');
   });
 });

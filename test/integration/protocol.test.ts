@@ -74,6 +74,7 @@ describe('discovery and keys', () => {
     expect(metadata.acr_values_supported).toEqual([
       'urn:gatehouse:acr:password',
       'urn:gatehouse:acr:federated',
+      'urn:gatehouse:acr:email-code',
       'urn:gatehouse:acr:mfa',
     ]);
   });

@@ -11,6 +11,7 @@ import { linkIn, startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.ts';
 import {
   registerFirstPartyWebApp,
   startTestGatehouse,
+  testLimit,
   type TestGatehouse,
 } from '../support/test-gatehouse.ts';
 
@@ -30,15 +31,14 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   smtp = await startSmtpPeer();
-  const limit = { windowSeconds: 600, lockSeconds: 600, maxDelaySeconds: 1 };
   gh = await startTestGatehouse({
     config: {
       smtp: { url: smtp.url, from: 'no-reply@example.com' },
       signUp: { enabled: true, tokenSeconds: 3600 },
       throttle: {
         signUp: {
-          perAddress: { ...limit, maxFailures: 3, freeFailures: 3 },
-          perIp: { ...limit, maxFailures: 500, freeFailures: 500 },
+          perAddress: testLimit(3),
+          perIp: testLimit(500),
         },
       },
     },

@@ -137,3 +137,36 @@ export async function authorizeOverHttp(
   }
   throw new Error('too many redirects');
 }
+
+/**
+ * Signs in to Gatehouse's own account page over plain HTTP (no browser): `/account`, the login page, back through
+ * the callback. Resolves with the account page's HTML once it shows; throws when the login page refuses.
+ */
+export async function signInToAccountPage(
+  browser: HttpBrowser,
+  issuer: string,
+  credentials: { email: string; password: string },
+  page = '/account',
+): Promise<string> {
+  let response = await browser.get(`${issuer}${page}`);
+  for (let hops = 0; hops < 15; hops += 1) {
+    const location = response.headers.get('location');
+    if (location) {
+      response = await browser.get(new URL(location, issuer).href);
+      continue;
+    }
+    const html = await response.text();
+    if (html.includes('name="password"') && html.includes('/login')) {
+      response = await browser.post(new URL(formAction(html, '/login'), issuer).href, {
+        csrf: formField(html, 'csrf'),
+        email: credentials.email,
+        password: credentials.password,
+      });
+      if (response.status === 200) throw new Error('sign-in refused: the login form came back');
+      continue;
+    }
+    if (response.status === 200) return html;
+    throw new Error(`unexpected page (status ${response.status}):\n${html.slice(0, 1500)}`);
+  }
+  throw new Error('too many redirects');
+}

@@ -123,3 +123,12 @@ export async function registerFirstPartyWebApp(
     roles: [],
   });
 }
+
+/** A throttle policy for tests: `max` attempts within 10 minutes with no waits, then a 10-minute lock. */
+export const testLimit = (max: number) => ({
+  maxFailures: max,
+  freeFailures: max,
+  windowSeconds: 600,
+  lockSeconds: 600,
+  maxDelaySeconds: 1,
+});

@@ -15,6 +15,7 @@ import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import type { KeyValueStore } from '../../storage/hot-state.ts';
 import { csrfOnlyForm, noStore, readCsrfForm } from '../forms.ts';
 import type { AccountClient } from './account-client.ts';
+import { registerAccountEmail, type AccountEmailDeps } from './account-email.ts';
 import { registerAccountIdentities } from './account-identities.ts';
 import { registerAccountMfa } from './account-mfa.ts';
 import { registerAccountPasskeys } from './account-passkeys.ts';
@@ -51,6 +52,8 @@ export interface AccountRouterDeps {
   federation: Federation;
   identityProviders: IdentityProviderLibrary;
   passkeys: PasskeyLibrary;
+  /** Changing the address (a page only when mail is on). */
+  emailChange: Omit<AccountEmailDeps, keyof AccountPageGuard | 'accounts' | 'pages' | 'csrf'>;
 }
 
 /** What the account page adds to a sign-in in progress (src/routes/first-party-sign-in.ts holds the rest). */
@@ -242,10 +245,17 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.get('/', async (ctx) => {
     const current = await requireSession(ctx);
     if (!current) return;
+    // The address and name as they are now (changed on this page, or by an administrator, since the sign-in).
+    const account = await deps.accounts.findById(current.session.sub);
     ctx.type = 'html';
     ctx.body = pages.render('account', {
       title: 'Your account',
-      account: current.session,
+      account: {
+        ...current.session,
+        email: account?.email ?? current.session.email,
+        name: account?.name ?? null,
+      },
+      emailChange: deps.emailChange.emailChange.enabled,
       csrf: csrf.tokenFor(accountCsrfBinding(current.id)),
     });
   });
@@ -337,6 +347,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     minLength: deps.passwordMinLength,
     ...guard,
   });
+  registerAccountEmail(router, { ...deps.emailChange, accounts: deps.accounts, pages, csrf, ...guard });
   registerAccountSessions(router, {
     sessions: deps.sessions,
     pages,

@@ -42,7 +42,7 @@ export interface InteractionDeps {
   knownDevices: KnownDevices;
   /** The issuer: https decides the `Secure` cookie attributes and names. */
   issuer: string;
-  acr: { password: string; federated: string; mfa: string };
+  acr: { password: string; federated: string; emailCode: string; mfa: string };
   interactionTtlSeconds: number;
   /** Registered APIs, for the consent page to name them and their permissions. */
   apis: Pick<RbacLibrary, 'findApi'>;
@@ -58,6 +58,9 @@ export interface FederationDeps {
 }
 
 /** Where a sign-in stands between its steps (password done, second factor pending), kept per interaction. */
+/** How a first factor was passed (its `amr` value): a password, an upstream provider, a code mailed to the address. */
+export type FirstFactor = 'pwd' | 'fed' | 'email';
+
 export interface SignInState {
   accountId: string;
   remember: boolean;
@@ -71,10 +74,10 @@ export interface SignInState {
   /** Set once an enrollment during sign-in is confirmed: the recovery codes were shown, sign-in may finish. */
   enrolled?: boolean;
   /**
-   * How the first factor was passed: a password, or an upstream identity provider. (A passwordless passkey sign-in
+   * How the first factor was passed: a password, an upstream identity provider or a mailed code. (A passkey sign-in
    * passes both factors at once and never stores a state.)
    */
-  firstFactor?: 'pwd' | 'fed';
+  firstFactor?: FirstFactor;
   /** The upstream that signed the person in, for the `idp` claim. */
   idp?: string;
   /**
@@ -166,13 +169,13 @@ export function createInteractionKit(deps: InteractionDeps) {
     },
 
     /**
-     * After the first factor (password or upstream): on to the second factor when the account has one or a policy
+     * After the first factor (password, upstream or mailed code): on to the second factor when the account has one or a policy
      * of its roles or of the client requires one, else the sign-in is done.
      */
     async completeFirstFactor(
       ctx: Context,
       interaction: Interaction,
-      state: Omit<SignInState, 'stepUp'> & { firstFactor: 'pwd' | 'fed' },
+      state: Omit<SignInState, 'stepUp'> & { firstFactor: FirstFactor },
     ): Promise<void> {
       const clientId = String(interaction.params.client_id);
       if (
@@ -183,7 +186,11 @@ export function createInteractionKit(deps: InteractionDeps) {
         ctx.status = 303;
         return ctx.redirect(interactionUrl(interaction, 'mfa'));
       }
-      const acr = state.firstFactor === 'fed' ? deps.acr.federated : deps.acr.password;
+      const acr = {
+        pwd: deps.acr.password,
+        fed: deps.acr.federated,
+        email: deps.acr.emailCode,
+      }[state.firstFactor];
       return this.finishSignIn(ctx, interaction, { ...state, stepUp: false }, [state.firstFactor], acr);
     },
 

@@ -15,6 +15,7 @@ import { registerSecondFactorStep } from './second-factor-step.ts';
 import { registerPasskeyStep } from './passkey-step.ts';
 import { registerForgotPasswordStep, type ForgotPasswordDeps } from './forgot-password-step.ts';
 import { registerSignUpStep, type SignUpDeps } from './sign-up-step.ts';
+import { registerEmailCodeStep, type EmailCodeDeps } from './email-code-step.ts';
 import { stepUpChecks } from '../../vocabulary/interaction-paths.ts';
 import { deviceCodeOf } from '../../oidc/provider-internals.ts';
 
@@ -41,6 +42,8 @@ export function createInteractionRouter(
   forgotPassword?: ForgotPasswordDeps,
   /** "Create an account" (a step only when `signUp.enabled` and mail is on). */
   signUp?: SignUpDeps,
+  /** "Email me a sign-in code" (a step only when `emailCode.enabled` and mail is on). */
+  emailCode?: EmailCodeDeps,
 ): Router {
   const kit = createInteractionKit(deps);
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -91,6 +94,7 @@ export function createInteractionRouter(
   registerPasskeyStep(router, kit);
   if (forgotPassword) registerForgotPasswordStep(router, kit, forgotPassword);
   if (signUp) registerSignUpStep(router, kit, signUp);
+  if (emailCode) registerEmailCodeStep(router, kit, emailCode);
   registerConsentStep(router, kit);
   if (deps.federation) registerFederationStep(router, kit, deps.federation);
   return router;

@@ -9,6 +9,7 @@ import { knownDeviceSeconds } from '../../libraries/known-devices.ts';
 import { knownDeviceCookieName } from '../../vocabulary/cookie-names.ts';
 import { forgotPasswordUrl } from './forgot-password-step.ts';
 import { signUpUrl } from './sign-up-step.ts';
+import { emailCodeAction } from './email-code-offer.ts';
 
 const loginForm = z.object({
   csrf: textField(100),
@@ -38,6 +39,8 @@ export async function renderLogin(
     abortAction: kit.url(interaction, 'abort'),
     // "Forgot password?": only when mail is on (forgot-password-step.ts).
     forgotPasswordUrl: forgotPasswordUrl(kit, interaction),
+    // "Email me a sign-in code": only for the clients it is on for (email-code-step.ts).
+    emailCodeAction: emailCodeAction(kit, interaction),
     // "Create an account": only when sign-up is on (sign-up-step.ts).
     signUpUrl: signUpUrl(kit, interaction),
     // A passwordless sign-in with a discoverable passkey: a challenge for this interaction's login page.

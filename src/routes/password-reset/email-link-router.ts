@@ -9,6 +9,7 @@ import { invitationPath, type InvitationLibrary } from '../../libraries/invitati
 import type { PageRenderer } from '../../libraries/page-renderer.ts';
 import { passwordResetPath, type PasswordResetLibrary } from '../../libraries/password-reset.ts';
 import { signUpPath, type SignUpLibrary } from '../../libraries/sign-up.ts';
+import { emailChangePath, type EmailChangeLibrary } from '../../libraries/email-change.ts';
 import { showErrorPage } from '../../middleware/error-page.ts';
 import { noStore, readCsrfForm, textField } from '../forms.ts';
 
@@ -19,13 +20,20 @@ export interface EmailLinkDeps {
   emailVerification: EmailVerificationLibrary;
   invitations: InvitationLibrary;
   signUp: SignUpLibrary;
+  emailChange: EmailChangeLibrary;
   /** Where an accepted invitation sends its person: the account page (`/account`), which signs in. */
   issuer: string;
   passwordRules: { minLength: number; minLengthWithMfa: number };
 }
 
 /** The paths this router answers (`ownPrefixes` of the HTTP app). */
-export const emailLinkPaths = [passwordResetPath, emailVerificationPath, invitationPath, signUpPath];
+export const emailLinkPaths = [
+  passwordResetPath,
+  emailVerificationPath,
+  invitationPath,
+  signUpPath,
+  emailChangePath,
+];
 
 const resetForm = z.object({
   csrf: textField(100),
@@ -36,6 +44,7 @@ const resetForm = z.object({
 const verifyForm = z.object({ csrf: textField(100), token: textField(100) });
 const invitationForm = resetForm;
 const signUpForm = verifyForm;
+const emailChangeForm = verifyForm;
 
 /** A form on a link's page is bound to its token (to the token's hash: the binding never holds the token). */
 const bindingOf = (purpose: string, token: string) =>
@@ -51,8 +60,8 @@ function bodyToken(ctx: Context): string {
 
 /**
  * The pages the links Gatehouse mails open: setting a new password (`/password-reset?token=…`), confirming an
- * address (`/email-verification?token=…`), accepting an invitation (`/invitation?token=…`) and finishing a sign-up
- * (`/sign-up?token=…`). The token travels in the query, which request logs leave out, and the pages send no
+ * address (`/email-verification?token=…`), accepting an invitation (`/invitation?token=…`), finishing a sign-up
+ * (`/sign-up?token=…`) and moving an account to a new address (`/email-change?token=…`). The token travels in the query, which request logs leave out, and the pages send no
  * Referer. A link is a bearer link (it works in any browser) and works once; an expired, used or forged
  * one gets a page that says so and changes nothing.
  */
@@ -69,9 +78,22 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
       'An invitation link works once, and only for a while. If you already accepted it, sign in with your password; else ask your administrator for a new invitation.',
     signUp:
       'A sign-up link works once, and only for a while. If you already used it, sign in with your password; else choose "Create an account" on the sign-in page again.',
+    emailChange:
+      'A link to confirm a new address works once, and only for a while. Ask for a new one on your account page.',
   };
   const linkGone = (ctx: Context, what: keyof typeof gone) =>
     showErrorPage(ctx, deps.pages, { title: 'This link no longer works', message: gone[what] }, 400);
+
+  /** The CSRF token of a link's form: bound to the link's token (to its hash; the binding never holds the token). */
+  const linkCsrf = (purpose: string, token: string) => deps.csrf.tokenFor(bindingOf(purpose, token));
+
+  /** The form a link's page posts, its CSRF token checked against the token the form carries. */
+  const readLinkForm = <T extends z.ZodType<{ csrf: string }>>(ctx: Context, purpose: string, schema: T) =>
+    readCsrfForm(ctx, deps.csrf, bindingOf(purpose, bodyToken(ctx)), schema);
+
+  /** A link that would give an account an address another account got in the meantime: nothing changed. */
+  const addressTaken = (ctx: Context, message: string) =>
+    showErrorPage(ctx, deps.pages, { title: 'This address already has an account', message }, 409);
 
   /** The page a mailed link opens: `show` with what `check` found for its token, else "This link no longer works". */
   function linkPage<T>(
@@ -97,7 +119,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     ctx.type = 'html';
     ctx.body = deps.pages.render('password-reset', {
       title: 'Choose a new password',
-      csrf: deps.csrf.tokenFor(bindingOf('password-reset', token)),
+      csrf: linkCsrf('password-reset', token),
       action: passwordResetPath,
       token,
       email: found.email,
@@ -109,8 +131,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
   linkPage(passwordResetPath, 'reset', deps.passwordReset.check, renderReset);
 
   router.post(passwordResetPath, async (ctx) => {
-    const token = bodyToken(ctx);
-    const form = readCsrfForm(ctx, deps.csrf, bindingOf('password-reset', token), resetForm);
+    const form = readLinkForm(ctx, 'password-reset', resetForm);
     try {
       const outcome = await deps.passwordReset.reset(form.token, form.new_password, { ip: ctx.ip });
       if (outcome.kind === 'invalid') return linkGone(ctx, 'reset');
@@ -132,7 +153,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     ctx.type = 'html';
     ctx.body = deps.pages.render('email-verification', {
       title: 'Confirm your email address',
-      csrf: deps.csrf.tokenFor(bindingOf('email-verification', token)),
+      csrf: linkCsrf('email-verification', token),
       action: emailVerificationPath,
       token,
       email: found.email,
@@ -140,8 +161,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
   });
 
   router.post(emailVerificationPath, async (ctx) => {
-    const token = bodyToken(ctx);
-    const form = readCsrfForm(ctx, deps.csrf, bindingOf('email-verification', token), verifyForm);
+    const form = readLinkForm(ctx, 'email-verification', verifyForm);
     const found = await deps.emailVerification.check(form.token);
     if (!found || !(await deps.emailVerification.verify(form.token, { ip: ctx.ip })))
       return linkGone(ctx, 'verification');
@@ -162,7 +182,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     ctx.type = 'html';
     ctx.body = deps.pages.render('invitation', {
       title: 'Accept your invitation',
-      csrf: deps.csrf.tokenFor(bindingOf('invitation', token)),
+      csrf: linkCsrf('invitation', token),
       action: invitationPath,
       token,
       email: found.email,
@@ -176,8 +196,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
   linkPage(invitationPath, 'invitation', deps.invitations.check, renderInvitation);
 
   router.post(invitationPath, async (ctx) => {
-    const token = bodyToken(ctx);
-    const form = readCsrfForm(ctx, deps.csrf, bindingOf('invitation', token), invitationForm);
+    const form = readLinkForm(ctx, 'invitation', invitationForm);
     try {
       const outcome = await deps.invitations.accept(form.token, form.new_password, { ip: ctx.ip });
       if (outcome.kind === 'invalid') return linkGone(ctx, 'invitation');
@@ -202,7 +221,7 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
     ctx.type = 'html';
     ctx.body = deps.pages.render('sign-up-confirm', {
       title: 'Create your account',
-      csrf: deps.csrf.tokenFor(bindingOf('sign-up', token)),
+      csrf: linkCsrf('sign-up', token),
       action: signUpPath,
       token,
       email: found.email,
@@ -211,19 +230,13 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
   });
 
   router.post(signUpPath, async (ctx) => {
-    const token = bodyToken(ctx);
-    const form = readCsrfForm(ctx, deps.csrf, bindingOf('sign-up', token), signUpForm);
+    const form = readLinkForm(ctx, 'sign-up', signUpForm);
     const outcome = await deps.signUp.complete(form.token, { ip: ctx.ip });
     if (outcome.kind === 'invalid') return linkGone(ctx, 'signUp');
     if (outcome.kind === 'taken')
-      return showErrorPage(
+      return addressTaken(
         ctx,
-        deps.pages,
-        {
-          title: 'This address already has an account',
-          message: `An account with ${outcome.email} was created in the meantime. Sign in to it, or choose "Forgot password?" on the sign-in page.`,
-        },
-        409,
+        `An account with ${outcome.email} was created in the meantime. Sign in to it, or choose "Forgot password?" on the sign-in page.`,
       );
     ctx.type = 'html';
     ctx.body = deps.pages.render('sign-up-confirm', {
@@ -231,6 +244,36 @@ export function createEmailLinkRouter(deps: EmailLinkDeps): Router {
       done: true,
       email: outcome.email,
       continueUrl: outcome.returnTo ?? undefined,
+      accountUrl: `${deps.issuer}/account`,
+    });
+  });
+
+  linkPage(emailChangePath, 'emailChange', deps.emailChange.check, (ctx, token, found) => {
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('email-change', {
+      title: 'Confirm your new address',
+      csrf: linkCsrf('email-change', token),
+      action: emailChangePath,
+      token,
+      email: found.email,
+      current: found.current,
+    });
+  });
+
+  router.post(emailChangePath, async (ctx) => {
+    const form = readLinkForm(ctx, 'email-change', emailChangeForm);
+    const outcome = await deps.emailChange.confirm(form.token, { ip: ctx.ip });
+    if (outcome.kind === 'invalid') return linkGone(ctx, 'emailChange');
+    if (outcome.kind === 'taken')
+      return addressTaken(
+        ctx,
+        `${outcome.email} became the address of another account in the meantime; your address did not change.`,
+      );
+    ctx.type = 'html';
+    ctx.body = deps.pages.render('email-change', {
+      title: 'Address changed',
+      done: true,
+      email: outcome.email,
       accountUrl: `${deps.issuer}/account`,
     });
   });
